@@ -1,0 +1,51 @@
+/* cli.h — what the CLI layer offers: a debugging session over one guest,
+ * HyperDbg-syntax commands run against it, and the console loop that
+ * relays the guest's serial console and drops to the vmdbg> prompt. */
+#ifndef VMDBG_CLI_H
+#define VMDBG_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "target.h"
+
+struct session {
+    struct tgt *tgt;
+    struct qemu_vm vm;     /* valid when launched */
+    bool launched;         /* we started QEMU (vs --attach) */
+    bool interactive;      /* stdin is a terminal: Ctrl-] and the prompt */
+    bool quit;             /* `q` was run */
+    bool at_prompt;        /* the user asked to stay stopped (pause / Ctrl-]) */
+    FILE *out;             /* command output */
+    int console_out_fd;    /* where guest console bytes go */
+    const char *kernel;    /* for `status` */
+    int exit_status;       /* vmdbg's exit status once the guest is gone */
+};
+
+/* Run one command line. Errors are printed as one line on stderr and
+ * change nothing; returns 0 or the negative status. */
+int cli_exec(struct session *s, const char *line);
+
+/* Print help for one command, or the list of commands. */
+void cli_help(struct session *s, const char *name);
+
+/* Names of all commands in table order, NULL-terminated (completion). */
+const char *cli_command_name(size_t i);
+
+/* Parse a command-line value: a HyperDbg number (hex default, 0x, 0n, 0y,
+ * 0o, backticks) or @register, joined by + and -. */
+int cli_parse_value(struct session *s, const char *text, uint64_t *out);
+
+/* Relay the console until the guest exits or `q`; shows the prompt on
+ * Ctrl-] (interactive only). Returns vmdbg's exit status. */
+int console_loop(struct session *s);
+
+/* Stop the guest if it runs and report where (pause, Ctrl-]). */
+int session_pause(struct session *s);
+/* Note that the guest is gone; sets exit_status from how it ended. */
+void session_guest_exited(struct session *s, const struct tgt_stop *stop);
+/* Forward whatever the guest console has produced, without blocking. */
+void console_drain(struct session *s);
+
+#endif

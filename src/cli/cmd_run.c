@@ -1,0 +1,95 @@
+/* cmd_run.c — run control and session commands: g, pause, ~, status,
+ * sleep, q. */
+#include <poll.h>
+#include <string.h>
+
+#include "commands.h"
+
+int cmd_go(struct session *s, int argc, char **argv)
+{
+    if (s->tgt->running)
+        return err_set(VMDBG_ESTATE, "the guest is already running");
+    int rc = tgt_resume(s->tgt);
+    if (!rc)
+        s->at_prompt = false;
+    return rc;
+}
+
+int cmd_pause(struct session *s, int argc, char **argv)
+{
+    if (!s->tgt->running)
+        return err_set(VMDBG_ESTATE, "the guest is already paused");
+    return session_pause(s);
+}
+
+int cmd_vcpu(struct session *s, int argc, char **argv)
+{
+    int n = tgt_vcpu_count(s->tgt);
+    if (n < 0)
+        return n;
+    if (argc == 2) {
+        uint64_t v;
+        if (!parse_number(argv[1], &v))
+            return err_set(VMDBG_EINVAL, "'%s' is not a vCPU number", argv[1]);
+        if (v >= (uint64_t)n)
+            return err_set(VMDBG_EINVAL, "no vCPU %llx (the guest has %d)",
+                           (unsigned long long)v, n);
+        s->tgt->vcpu = (int)v;
+    }
+    fprintf(s->out, "current vCPU: %x (of %x)\n", s->tgt->vcpu, n);
+    return 0;
+}
+
+int cmd_status(struct session *s, int argc, char **argv)
+{
+    const char *state = s->tgt->exited ? "exited" : s->tgt->running ? "running" : "paused";
+    fprintf(s->out, "guest:       %s\n", state);
+    if (!s->tgt->exited)
+        fprintf(s->out, "vCPUs:       %d (current %x)\n", tgt_vcpu_count(s->tgt), s->tgt->vcpu);
+    if (s->launched) {
+        fprintf(s->out, "qemu:        pid %d, accelerator %s\n", (int)s->vm.pid,
+                s->vm.accel_name);
+        fprintf(s->out, "gdb stub:    %s\n", s->vm.gdb_addr);
+        fprintf(s->out, "qmp:         %s\n", s->vm.qmp_addr);
+        if (s->kernel)
+            fprintf(s->out, "kernel:      %s\n", s->kernel);
+        char qstate[32];
+        if (s->vm.qmp && !qmp_status(s->vm.qmp, qstate, sizeof(qstate)))
+            fprintf(s->out, "qemu state:  %s\n", qstate);
+    } else {
+        fprintf(s->out, "attached:    yes (QEMU started by someone else)\n");
+    }
+    return 0;
+}
+
+int cmd_sleep(struct session *s, int argc, char **argv)
+{
+    uint64_t ms;
+    if (!parse_number(argv[1], &ms) || ms > 3600000)
+        return err_set(VMDBG_EINVAL, "sleep takes milliseconds (hex by default), at most 1 h");
+    uint64_t deadline = now_ns() + ms * 1000000u;
+    while (now_ns() < deadline && !s->tgt->exited) {
+        int fd = s->launched ? s->vm.console_fd : -1;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        uint64_t left = (deadline - now_ns()) / 1000000u;
+        poll(&pfd, fd >= 0 ? 1 : 0, (int)(left > 50 ? 50 : left + 1));
+        console_drain(s);
+        if (s->tgt->running) {
+            struct tgt_stop stop;
+            int rc = tgt_wait(s->tgt, &stop, 0);
+            if (!rc && stop.reason == TGT_STOP_EXITED)
+                session_guest_exited(s, &stop);
+            else if (!rc)
+                fprintf(s->out, "vmdbg: guest stopped on vCPU %d\n", stop.vcpu);
+        }
+    }
+    return 0;
+}
+
+int cmd_quit(struct session *s, int argc, char **argv)
+{
+    s->quit = true;
+    if (!s->launched && s->tgt && !s->tgt->exited)
+        return tgt_detach(s->tgt);
+    return 0;
+}

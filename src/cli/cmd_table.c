@@ -1,0 +1,191 @@
+/* cmd_table.c — the one table of commands, the tokenizer, generic checks
+ * (arity, stopped guest) and dispatch. Help reads the same table. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+
+#define DUMP_HELP                                                                              \
+    "Show guest memory. Virtual addresses use the current vCPU's page tables; the ! forms "   \
+    "read physical memory. The length is in bytes (hex), default 0x80."
+#define EDIT_HELP                                                                              \
+    "Write values (hex by default) to guest memory, one unit each, little-endian. The ! "     \
+    "forms write physical memory."
+
+static const struct command commands[] = {
+    {"g", cmd_go, 0, 0, 0, "g", "Continue the guest (and return to its console)."},
+    {"pause", cmd_pause, 0, 0, 0, "pause", "Stop the guest and show where each vCPU stopped."},
+    {"r", cmd_regs, 0, -1, CMD_NEEDS_STOPPED, "r [reg [= value]]",
+     "Show all registers of the current vCPU, one register, or set one (hex by default). "
+     "Includes segments, fs_base/gs_base/k_gs_base, cr0/cr2/cr3/cr4/cr8 and efer."},
+    {"db", cmd_dump, 1, 3, CMD_NEEDS_STOPPED, "db address [l length]", DUMP_HELP},
+    {"dw", cmd_dump, 1, 3, CMD_NEEDS_STOPPED, "dw address [l length]", DUMP_HELP},
+    {"dd", cmd_dump, 1, 3, CMD_NEEDS_STOPPED, "dd address [l length]", DUMP_HELP},
+    {"dq", cmd_dump, 1, 3, CMD_NEEDS_STOPPED, "dq address [l length]", DUMP_HELP},
+    {"!db", cmd_dump, 1, 3, CMD_NEEDS_STOPPED, "!db address [l length]", DUMP_HELP},
+    {"!dw", cmd_dump, 1, 3, CMD_NEEDS_STOPPED, "!dw address [l length]", DUMP_HELP},
+    {"!dd", cmd_dump, 1, 3, CMD_NEEDS_STOPPED, "!dd address [l length]", DUMP_HELP},
+    {"!dq", cmd_dump, 1, 3, CMD_NEEDS_STOPPED, "!dq address [l length]", DUMP_HELP},
+    {"eb", cmd_edit, 2, -1, CMD_NEEDS_STOPPED, "eb address value [value ...]", EDIT_HELP},
+    {"ed", cmd_edit, 2, -1, CMD_NEEDS_STOPPED, "ed address value [value ...]", EDIT_HELP},
+    {"eq", cmd_edit, 2, -1, CMD_NEEDS_STOPPED, "eq address value [value ...]", EDIT_HELP},
+    {"!eb", cmd_edit, 2, -1, CMD_NEEDS_STOPPED, "!eb address value [value ...]", EDIT_HELP},
+    {"!ed", cmd_edit, 2, -1, CMD_NEEDS_STOPPED, "!ed address value [value ...]", EDIT_HELP},
+    {"!eq", cmd_edit, 2, -1, CMD_NEEDS_STOPPED, "!eq address value [value ...]", EDIT_HELP},
+    {"u", cmd_unassemble, 1, 3, CMD_NEEDS_STOPPED, "u address [l length]",
+     "Disassemble guest code (Intel syntax, 64-bit); length in bytes (hex), default 0x40."},
+    {"~", cmd_vcpu, 0, 1, 0, "~ [vcpu]", "Show the current vCPU, or switch to another one."},
+    {"status", cmd_status, 0, 0, 0, "status", "Show the guest's state and how it is reached."},
+    {"sleep", cmd_sleep, 1, 1, 0, "sleep milliseconds",
+     "Wait (hex by default, 0n for decimal) while the guest console is relayed; for batch use."},
+    {"help", cmd_help, 0, 1, 0, "help [command]", "List the commands, or explain one."},
+    {"q", cmd_quit, 0, 0, 0, "q",
+     "Quit: power the guest down and stop QEMU (or detach, with --attach)."},
+};
+
+const struct command *cmd_lookup(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_LEN(commands); i++)
+        if (!strcmp(commands[i].name, name))
+            return &commands[i];
+    /* aliases HyperDbg users type */
+    if (!strcmp(name, ".help") || !strcmp(name, "?help"))
+        return cmd_lookup("help");
+    if (!strcmp(name, "exit") || !strcmp(name, "quit"))
+        return cmd_lookup("q");
+    return NULL;
+}
+
+const char *cli_command_name(size_t i)
+{
+    return i < ARRAY_LEN(commands) ? commands[i].name : NULL;
+}
+
+void cli_help(struct session *s, const char *name)
+{
+    if (name) {
+        const struct command *c = cmd_lookup(name);
+        if (!c) {
+            fprintf(stderr, "error: unknown command '%s' (type help for the list)\n", name);
+            return;
+        }
+        fprintf(s->out, "%s\n  %s\n", c->usage, c->help);
+        return;
+    }
+    fprintf(s->out, "Commands (numbers are hex by default; 0x, 0n decimal, 0y binary):\n");
+    for (size_t i = 0; i < ARRAY_LEN(commands); i++)
+        fprintf(s->out, "  %-30s %s\n", commands[i].usage,
+                i && commands[i].help == commands[i - 1].help ? "" : commands[i].help);
+}
+
+int cmd_help(struct session *s, int argc, char **argv)
+{
+    cli_help(s, argc > 1 ? argv[1] : NULL);
+    return 0;
+}
+
+/* Split on blanks; returns the number of words or -1 if too many. */
+static int tokenize(char *line, char **argv)
+{
+    int argc = 0;
+    for (char *p = line; *p;) {
+        while (isspace((unsigned char)*p))
+            p++;
+        if (!*p)
+            break;
+        if (argc == CMD_MAX_ARGS)
+            return -1;
+        argv[argc++] = p;
+        while (*p && !isspace((unsigned char)*p))
+            p++;
+        if (*p)
+            *p++ = '\0';
+    }
+    return argc;
+}
+
+static int report(int rc)
+{
+    if (rc < 0)
+        fprintf(stderr, "error: %s\n", vmdbg_last_error()[0] ? vmdbg_last_error()
+                                                                : vmdbg_strerror(rc));
+    return rc;
+}
+
+int cli_exec(struct session *s, const char *line)
+{
+    char copy[4096];
+    if (strlen(line) >= sizeof(copy))
+        return report(err_set(VMDBG_EINVAL, "command too long"));
+    strcpy(copy, line);
+    char *argv[CMD_MAX_ARGS + 1];
+    int argc = tokenize(copy, argv);
+    if (argc < 0)
+        return report(err_set(VMDBG_EINVAL, "too many words in the command"));
+    if (argc == 0)
+        return 0;
+    argv[argc] = NULL;
+    const struct command *c = cmd_lookup(argv[0]);
+    if (!c)
+        return report(err_set(VMDBG_EINVAL, "unknown command '%s' (type help for the list)",
+                              argv[0]));
+    int nargs = argc - 1;
+    if (nargs < c->min_args || (c->max_args >= 0 && nargs > c->max_args))
+        return report(err_set(VMDBG_EINVAL, "usage: %s", c->usage));
+    if (s->tgt && s->tgt->exited && strcmp(c->name, "q") && strcmp(c->name, "help") &&
+        strcmp(c->name, "status"))
+        return report(err_set(VMDBG_EEXITED, "the guest has exited"));
+    if ((c->flags & CMD_NEEDS_STOPPED) && s->tgt && s->tgt->running)
+        return report(err_set(VMDBG_ESTATE, "the guest is running: pause it first"));
+    int rc = c->fn(s, argc, argv);
+    fflush(s->out);
+    return report(rc);
+}
+
+/* One term of a value: number or @register. */
+static int parse_term(struct session *s, const char *t, uint64_t *out)
+{
+    if (*t == '@') {
+        int r = tgt_reg_lookup(t + 1);
+        if (r < 0)
+            return err_set(VMDBG_EINVAL, "unknown register '%s'", t);
+        struct tgt_regs regs;
+        int rc = tgt_regs_read(s->tgt, s->tgt->vcpu, &regs);
+        if (rc)
+            return rc;
+        *out = regs.v[r];
+        return 0;
+    }
+    if (!parse_number(t, out))
+        return err_set(VMDBG_EINVAL, "'%s' is not a number (hex by default; 0n for decimal)",
+                       t);
+    return 0;
+}
+
+int cli_parse_value(struct session *s, const char *text, uint64_t *out)
+{
+    char term[128];
+    uint64_t total = 0;
+    int sign = 1;
+    const char *p = text;
+    for (;;) {
+        size_t n = strcspn(p, "+-");
+        if (n == 0 || n >= sizeof(term))
+            return err_set(VMDBG_EINVAL, "malformed value '%s'", text);
+        memcpy(term, p, n);
+        term[n] = '\0';
+        uint64_t v;
+        int rc = parse_term(s, term, &v);
+        if (rc)
+            return rc;
+        total = sign > 0 ? total + v : total - v;
+        p += n;
+        if (!*p)
+            break;
+        sign = *p == '+' ? 1 : -1;
+        p++;
+    }
+    *out = total;
+    return 0;
+}

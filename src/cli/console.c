@@ -1,0 +1,275 @@
+/* console.c — the session's main loop: relay the guest's serial console to
+ * the terminal (or --console FILE), watch for stops and the guest's end,
+ * and drop to the vmdbg> prompt on Ctrl-] when run interactively. */
+#include <editline/readline.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define CTRL_RIGHT_BRACKET 0x1d
+#define PAUSE_TIMEOUT_MS 10000
+
+static struct termios saved_termios;
+static bool termios_saved, termios_raw;
+
+static void terminal_restore(void)
+{
+    if (termios_saved && termios_raw) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_termios);
+        termios_raw = false;
+    }
+}
+
+/* Raw mode while the console is shown, so Ctrl-C and friends reach the guest. */
+static void terminal_raw(void)
+{
+    if (!termios_saved) {
+        if (tcgetattr(STDIN_FILENO, &saved_termios))
+            return;
+        termios_saved = true;
+        atexit(terminal_restore);
+    }
+    struct termios raw = saved_termios;
+    cfmakeraw(&raw);
+    raw.c_oflag |= OPOST | ONLCR; /* keep our own messages readable */
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw);
+    termios_raw = true;
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+void console_drain(struct session *s)
+{
+    if (!s->launched || s->vm.console_fd < 0)
+        return;
+    for (;;) {
+        char chunk[4096];
+        ssize_t r = recv(s->vm.console_fd, chunk, sizeof(chunk), MSG_DONTWAIT);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r == 0) { /* QEMU closed the console: it is exiting */
+            close(s->vm.console_fd);
+            s->vm.console_fd = -1;
+            return;
+        }
+        if (r < 0)
+            return;
+        write_all(s->console_out_fd, chunk, (size_t)r);
+    }
+}
+
+static void describe_stop(struct session *s, const struct tgt_stop *stop)
+{
+    struct tgt_regs regs;
+    int vcpu = stop->vcpu >= 0 ? stop->vcpu : s->tgt->vcpu;
+    if (stop->vcpu >= 0)
+        s->tgt->vcpu = stop->vcpu;
+    if (tgt_regs_read(s->tgt, vcpu, &regs) == 0)
+        fprintf(s->out, "vmdbg: guest %s on vCPU %x at %016llx\n",
+                stop->reason == TGT_STOP_INTERRUPTED ? "paused" : "stopped", vcpu,
+                (unsigned long long)regs.v[TGT_RIP]);
+    else
+        fprintf(s->out, "vmdbg: guest stopped on vCPU %x\n", vcpu);
+}
+
+/* vmdbg's exit status from how QEMU ended: 0 for a guest power-off. */
+static void record_exit(struct session *s, int status)
+{
+    s->tgt->exited = true;
+    s->tgt->running = false;
+    if (status == 0) {
+        s->exit_status = 0;
+        return;
+    }
+    fprintf(stderr, "error: QEMU exited unexpectedly (%s)\n",
+            status < 0 ? "killed or crashed" : "non-zero status");
+    s->exit_status = 2;
+}
+
+void session_guest_exited(struct session *s, const struct tgt_stop *stop)
+{
+    console_drain(s);
+    int status = stop ? stop->exit_status : -1;
+    if (s->launched) {
+        /* QEMU's own exit status tells a power-off (0) from a crash or kill. */
+        status = -1;
+        for (int i = 0; i < 500 && !qemu_exited(&s->vm, &status); i++)
+            usleep(10000);
+    }
+    record_exit(s, status);
+}
+
+int session_pause(struct session *s)
+{
+    struct tgt_stop stop;
+    int rc = tgt_pause(s->tgt, &stop, PAUSE_TIMEOUT_MS);
+    if (rc)
+        return rc;
+    if (stop.reason == TGT_STOP_EXITED) {
+        session_guest_exited(s, &stop);
+        return err_set(VMDBG_EEXITED, "the guest exited");
+    }
+    s->at_prompt = true;
+    describe_stop(s, &stop);
+    return 0;
+}
+
+/* ---- the prompt -------------------------------------------------------- */
+
+static char *complete_command(const char *text, int state)
+{
+    static size_t next;
+    if (!state)
+        next = 0;
+    for (const char *name; (name = cli_command_name(next)) != NULL;) {
+        next++;
+        if (!strncmp(name, text, strlen(text)))
+            return strdup(name);
+    }
+    return NULL;
+}
+
+/* Read and run commands until the guest runs again, exits, or `q`. */
+static void prompt_loop(struct session *s)
+{
+    terminal_restore();
+    fflush(stdout);
+    while (!s->quit && !s->tgt->exited && !s->tgt->running) {
+        char *line = readline("vmdbg> ");
+        if (!line) { /* end of input at the prompt: quit */
+            fputc('\n', s->out);
+            cli_exec(s, "q");
+            break;
+        }
+        if (*line)
+            add_history(line);
+        cli_exec(s, line);
+        free(line);
+    }
+}
+
+static void prompt_init(void)
+{
+    rl_readline_name = "vmdbg";
+    rl_completion_entry_function = complete_command;
+    using_history();
+}
+
+/* ---- the loop ---------------------------------------------------------- */
+
+/* Forward terminal input to the guest; Ctrl-] pauses instead. */
+static void relay_stdin(struct session *s, bool *stdin_open)
+{
+    char chunk[1024];
+    ssize_t r = read(STDIN_FILENO, chunk, sizeof(chunk));
+    if (r <= 0) {
+        *stdin_open = false;
+        return;
+    }
+    char *esc = memchr(chunk, CTRL_RIGHT_BRACKET, (size_t)r);
+    size_t n = esc ? (size_t)(esc - chunk) : (size_t)r;
+    if (n && s->vm.console_fd >= 0)
+        write_all(s->vm.console_fd, chunk, n);
+    if (esc) {
+        terminal_restore();
+        fputs("\n", s->out);
+        if (session_pause(s))
+            fprintf(stderr, "error: %s\n", vmdbg_last_error());
+    }
+}
+
+static void handle_stop(struct session *s)
+{
+    struct tgt_stop stop;
+    int rc = tgt_wait(s->tgt, &stop, 0);
+    if (rc == -VMDBG_ETIMEOUT)
+        return;
+    if (rc) {
+        fprintf(stderr, "error: %s\n", vmdbg_last_error());
+        return;
+    }
+    if (stop.reason == TGT_STOP_EXITED) {
+        session_guest_exited(s, &stop);
+        return;
+    }
+    describe_stop(s, &stop);
+    if (s->interactive)
+        s->at_prompt = true;
+    else if (tgt_resume(s->tgt))
+        fprintf(stderr, "error: %s\n", vmdbg_last_error());
+}
+
+/* QEMU can die without a word on the stub socket (killed): notice it. */
+static void check_qemu_alive(struct session *s)
+{
+    int status;
+    if (s->launched && !s->tgt->exited && qemu_exited(&s->vm, &status)) {
+        console_drain(s);
+        record_exit(s, status);
+    }
+}
+
+int console_loop(struct session *s)
+{
+    bool stdin_open = s->interactive;
+    if (s->interactive) {
+        prompt_init();
+        fprintf(s->out, "vmdbg: guest console follows; press Ctrl-] for the vmdbg> prompt\n");
+    }
+    while (!s->quit && !s->tgt->exited) {
+        if (!s->tgt->running) {
+            if (s->interactive) {
+                prompt_loop(s);
+                continue;
+            }
+            if (tgt_resume(s->tgt)) {
+                fprintf(stderr, "error: %s\n", vmdbg_last_error());
+                break;
+            }
+        }
+        if (s->interactive && !termios_raw)
+            terminal_raw();
+        struct pollfd pfd[3];
+        int n = 0;
+        int con = n, in = -1, stub = -1;
+        pfd[n++] = (struct pollfd){.fd = s->launched ? s->vm.console_fd : -1, .events = POLLIN};
+        if (stdin_open) {
+            in = n;
+            pfd[n++] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
+        }
+        stub = n;
+        pfd[n++] = (struct pollfd){.fd = tgt_poll_fd(s->tgt), .events = POLLIN};
+        int pr = poll(pfd, (nfds_t)n, 250);
+        if (pr < 0 && errno != EINTR)
+            break;
+        if (pfd[con].revents)
+            console_drain(s);
+        if (in >= 0 && pfd[in].revents)
+            relay_stdin(s, &stdin_open);
+        if (pfd[stub].revents && s->tgt->running)
+            handle_stop(s);
+        if (pr == 0)
+            check_qemu_alive(s);
+    }
+    terminal_restore();
+    console_drain(s);
+    return s->exit_status;
+}

@@ -135,6 +135,18 @@ int cmd_edit(struct session *s, int argc, char **argv)
     return rc;
 }
 
+/* The current vCPU's code size: 64 in long mode, 32 in protected mode,
+ * 16 in real mode. (A 32-bit compat segment in long mode shows as 64.) */
+static int code_bits(struct session *s)
+{
+    struct tgt_regs r;
+    if (tgt_regs_read(s->tgt, s->tgt->vcpu, &r))
+        return 64;
+    if (r.v[TGT_EFER] & (1u << 10)) /* LMA */
+        return 64;
+    return (r.v[TGT_CR0] & 1) ? 32 : 16;
+}
+
 int cmd_unassemble(struct session *s, int argc, char **argv)
 {
     uint64_t addr, len;
@@ -152,9 +164,10 @@ int cmd_unassemble(struct session *s, int argc, char **argv)
         have = len;
         rc = tgt_mem_read(s->tgt, s->tgt->vcpu, addr, code, have, false);
     }
+    int bits = code_bits(s);
     for (size_t off = 0; !rc && off < len;) {
         struct x86_instr insn;
-        int n = x86_decode(code + off, have - off, addr + off, 64, &insn);
+        int n = x86_decode(code + off, have - off, addr + off, bits, &insn);
         if (n < 0) {
             rc = n;
             break;

@@ -34,7 +34,7 @@ static const struct command commands[] = {
     {"!ed", cmd_edit, 2, -1, CMD_NEEDS_STOPPED, "!ed address value [value ...]", EDIT_HELP},
     {"!eq", cmd_edit, 2, -1, CMD_NEEDS_STOPPED, "!eq address value [value ...]", EDIT_HELP},
     {"u", cmd_unassemble, 1, 3, CMD_NEEDS_STOPPED, "u address [l length]",
-     "Disassemble guest code (Intel syntax, 64-bit); length in bytes (hex), default 0x40."},
+     "Disassemble guest code (Intel syntax, the vCPU's current mode); length in bytes (hex), default 0x40."},
     {"~", cmd_vcpu, 0, 1, 0, "~ [vcpu]", "Show the current vCPU, or switch to another one."},
     {"status", cmd_status, 0, 0, 0, "status", "Show the guest's state and how it is reached."},
     {"sleep", cmd_sleep, 1, 1, 0, "sleep milliseconds",

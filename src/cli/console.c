@@ -95,8 +95,15 @@ static void record_exit(struct session *s, int status)
 {
     s->tgt->exited = true;
     s->tgt->running = false;
-    if (status == 0) {
+    const char *reason = s->launched ? qmp_shutdown_reason(s->vm.qmp) : "";
+    if (status == 0 && strcmp(reason, "guest-reset") && strcmp(reason, "guest-panic")) {
         s->exit_status = 0;
+        return;
+    }
+    if (status == 0) {
+        fprintf(stderr, "error: the guest reset itself (%s: kernel panic or triple fault?)\n",
+                reason);
+        s->exit_status = 3;
         return;
     }
     fprintf(stderr, "error: QEMU exited unexpectedly (%s)\n",

@@ -15,7 +15,19 @@ struct qmp {
     int fd;
     int timeout_ms;
     struct buf rx;
+    char shutdown_reason[32]; /* from the last SHUTDOWN event, "" if none */
 };
+
+/* Remember why QEMU is shutting down: a guest power-off and a guest reset
+ * (a panic with panic=-1, a triple fault) both end QEMU under -no-reboot. */
+static void note_event(struct qmp *q, json_t *msg)
+{
+    const char *event = json_string_value(json_object_get(msg, "event"));
+    if (!event || strcmp(event, "SHUTDOWN"))
+        return;
+    const char *reason = json_string_value(json_object_get(json_object_get(msg, "data"), "reason"));
+    snprintf(q->shutdown_reason, sizeof(q->shutdown_reason), "%s", reason ? reason : "unknown");
+}
 
 /* Read one JSON message (QMP sends one per line). */
 static int qmp_read(struct qmp *q, json_t **msg)
@@ -33,14 +45,13 @@ static int qmp_read(struct qmp *q, json_t **msg)
             return 0;
         }
         uint64_t now = now_ns();
-        if (now >= deadline)
-            return err_set(VMDBG_ETIMEOUT, "QMP did not answer within %d ms", q->timeout_ms);
+        int wait = q->timeout_ms == 0 || now >= deadline ? 0 : (int)((deadline - now) / 1000000u) + 1;
         struct pollfd pfd = {.fd = q->fd, .events = POLLIN};
-        int pr = poll(&pfd, 1, (int)((deadline - now) / 1000000u) + 1);
+        int pr = poll(&pfd, 1, wait);
         if (pr < 0 && errno == EINTR)
             continue;
         if (pr <= 0)
-            continue;
+            return err_set(VMDBG_ETIMEOUT, "QMP did not answer within %d ms", q->timeout_ms);
         char tmp[4096];
         ssize_t r = recv(q->fd, tmp, sizeof(tmp), 0);
         if (r < 0 && (errno == EINTR || errno == EAGAIN))
@@ -80,7 +91,8 @@ static int qmp_reply(struct qmp *q, const char *command, struct buf *reply)
             json_decref(msg);
             return rc;
         }
-        json_decref(msg); /* an event or the greeting: not ours */
+        note_event(q, msg); /* an event or the greeting: not a reply */
+        json_decref(msg);
     }
 }
 
@@ -116,6 +128,22 @@ int qmp_status(struct qmp *q, char *status, size_t cap)
     }
     buf_free(&reply);
     return rc;
+}
+
+const char *qmp_shutdown_reason(struct qmp *q)
+{
+    if (!q)
+        return "";
+    /* Read what QEMU sent before it closed the socket, without waiting. */
+    int saved = q->timeout_ms;
+    q->timeout_ms = 0;
+    json_t *msg;
+    while (qmp_read(q, &msg) == 0) {
+        note_event(q, msg);
+        json_decref(msg);
+    }
+    q->timeout_ms = saved;
+    return q->shutdown_reason;
 }
 
 int qmp_open(const char *address, int timeout_ms, struct qmp **out)

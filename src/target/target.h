@@ -132,6 +132,9 @@ int qmp_open(const char *address, int timeout_ms, struct qmp **out);
 int qmp_command(struct qmp *q, const char *command, struct buf *reply);
 /* query-status: "running", "paused", "debug", "shutdown", ... */
 int qmp_status(struct qmp *q, char *status, size_t cap);
+/* The reason of the SHUTDOWN event QEMU sent ("guest-shutdown",
+ * "guest-reset", "host-qmp-quit", ...), "" if none was seen. */
+const char *qmp_shutdown_reason(struct qmp *q);
 void qmp_close(struct qmp *q);
 
 /* ---- the QEMU process -------------------------------------------------- */

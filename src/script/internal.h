@@ -269,7 +269,8 @@ struct scr_comp {
     int depth;
     /* functions: [0] is the top level */
     struct scr_fdecl **funcs;
-    int nfuncs, capfuncs;
+    int nfuncs;
+    size_t capfuncs;
     struct scr_fdecl *cur;
     struct scr_node *top;  /* top-level statements */
     struct scr_node *expr; /* SCR_COMPILE_EXPR: the expression */
@@ -278,7 +279,7 @@ struct scr_comp {
     size_t nstr, capstr;
     struct scr_ins *code;
     uint32_t *lines;
-    size_t ncode, capcode;
+    size_t ncode, capcode, caplines;
     uint64_t *k;
     size_t nk, capk;
 };

@@ -143,7 +143,7 @@ static struct scr_fdecl *new_func(struct scr_comp *C, const char *s, size_t len,
     f->line = line;
     f->col = col;
     f->returns = -1; /* unknown until defined */
-    scr_grow(C, (void **)&C->funcs, (size_t *)&C->capfuncs, (size_t)C->nfuncs + 1,
+    scr_grow(C, (void **)&C->funcs, &C->capfuncs, (size_t)C->nfuncs + 1,
              sizeof *C->funcs);
     f->index = C->nfuncs;
     C->funcs[C->nfuncs++] = f;

@@ -507,9 +507,19 @@ static void parse_supported(struct gdb_target *g, const char *features)
 
 /* Handshake: features, no-ack mode if offered, the stop state, the register
  * map and the vCPU list. */
+static bool is_stop_reply(const char *pkt)
+{
+    return (pkt[0] == 'T' || pkt[0] == 'S') && hex_val(pkt[1]) >= 0 && hex_val(pkt[2]) >= 0;
+}
+
 static int handshake(struct gdb_target *g)
 {
-    int rc = request(g, "qSupported:xmlRegisters=i386");
+    /* Connecting to a running QEMU stops the guest, and the stub announces
+     * that stop (T02) on its own before it answers anything: skip it. */
+    int rc = rsp_send(&g->conn, "qSupported:xmlRegisters=i386");
+    do
+        rc = rc ? rc : rsp_recv(&g->conn, &g->reply, g->conn.timeout_ms);
+    while (!rc && is_stop_reply(g->reply.data));
     if (rc)
         return rc;
     parse_supported(g, g->reply.data);

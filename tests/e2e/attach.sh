@@ -1,0 +1,40 @@
+#!/bin/sh
+# --attach to a QEMU started elsewhere, over a Unix socket and over TCP:
+# read registers, detach with q, and the guest keeps running.
+. "$(dirname "$0")/lib.sh"
+
+start_qemu() { # gdb-spec console-name
+    qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot \
+        -accel tcg,thread=single -cpu max -m 512 -gdb "$1" \
+        -kernel "$GUEST_DIR/bzImage" -initrd "$GUEST_DIR/initramfs.cpio" \
+        -append "console=ttyS0 panic=-1 quiet" -serial "file:$work/$2.console.txt" &
+    qemu_pid=$!
+}
+stop_qemu() {
+    kill "$qemu_pid" 2>/dev/null || true
+    wait "$qemu_pid" 2>/dev/null || true
+}
+
+sock=$work/gdb.sock
+start_qemu "unix:$sock,server=on,wait=off" qemu-unix
+trap 'stop_qemu; rm -rf "$work"' EXIT
+wait_for "$work/qemu-unix.console.txt" 'vmdbg-guest: up' 30
+vmdbg_run unix --attach "unix:$sock" -c 'r rip' -c 'r efer' -c 'status' -c 'q'
+[ "$status" -eq 0 ] || fail "vmdbg --attach unix exited with $status"
+expect "$work/unix.out.txt" '^rip=[0-9a-f]{16}$' "no rip over the Unix socket"
+expect "$work/unix.out.txt" '^attached: +yes' "status does not say attached"
+kill -0 "$qemu_pid" 2>/dev/null || fail "QEMU did not survive the detach"
+stop_qemu
+
+port=$((20000 + $$ % 20000))
+start_qemu "tcp:127.0.0.1:$port" qemu-tcp
+wait_for "$work/qemu-tcp.console.txt" 'vmdbg-guest: up' 30
+vmdbg_run tcp --attach "tcp:127.0.0.1:$port" -c 'r cr3' -c 'q'
+[ "$status" -eq 0 ] || fail "vmdbg --attach tcp exited with $status"
+expect "$work/tcp.out.txt" '^cr3=[0-9a-f]{16}$' "no cr3 over TCP"
+kill -0 "$qemu_pid" 2>/dev/null || fail "QEMU did not survive the detach"
+
+vmdbg_run nobody --attach "unix:$work/nothing.sock"
+[ "$status" -ne 0 ] || fail "attaching to nothing succeeded"
+expect "$work/nobody.err.txt" "cannot connect to $work/nothing.sock" "no clear error for a missing stub"
+echo "ok: attach over unix and tcp"

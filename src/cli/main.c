@@ -283,43 +283,57 @@ static void end_session(struct session *s)
         close(s->console_out_fd);
 }
 
+static void free_options(struct options *o)
+{
+    for (size_t i = 0; i < o->nfiles; i++)
+        free(o->file_specs[i]);
+    free(o->run_text);
+}
+
+/* Parse, check and launch; 0, 1 (nothing more to do) or a negative status. */
+static int prepare(int argc, char **argv, struct options *o, struct session *s, char *kernel,
+                   char *initrd, size_t cap)
+{
+    int rc = parse_options(argc, argv, o);
+    if (!rc)
+        rc = choose_guest(o, kernel, initrd, cap);
+    if (!rc) {
+        int fd = open_console_out(o);
+        rc = fd < 0 ? fd : 0;
+        s->console_out_fd = fd < 0 ? STDOUT_FILENO : fd;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct options o = {0};
     char kernel[1024], initrd[1024];
     struct session s = {.out = stdout, .console_out_fd = STDOUT_FILENO, .exit_status = 0};
-    int rc = parse_options(argc, argv, &o);
-    if (rc == 1)
-        return 0;
-    if (!rc)
-        rc = choose_guest(&o, kernel, initrd, sizeof(kernel));
-    if (!rc) {
-        int fd = open_console_out(&o);
-        rc = fd < 0 ? fd : 0;
-        s.console_out_fd = fd < 0 ? STDOUT_FILENO : fd;
+    int status = 2;
+    int rc = prepare(argc, argv, &o, &s, kernel, initrd, sizeof(kernel));
+    if (rc == 1) {
+        status = 0;
+        goto out;
     }
-    if (rc) {
-        fprintf(stderr, "vmdbg: %s\n", vmdbg_last_error());
-        return 2;
-    }
+    if (rc)
+        goto fail;
     s.interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
     signal(SIGPIPE, SIG_IGN);
     active_session = &s;
     signal(SIGINT, on_terminate);
     signal(SIGTERM, on_terminate);
-
     rc = start_session(&s, &o);
-    if (rc) {
-        fprintf(stderr, "vmdbg: %s\n", vmdbg_last_error());
-        end_session(&s);
-        return 2;
-    }
+    if (rc)
+        goto fail;
     run_batch(&s, &o);
-    int status = s.quit ? s.exit_status : console_loop(&s);
+    status = s.quit ? s.exit_status : console_loop(&s);
+    goto out;
+fail:
+    fprintf(stderr, "vmdbg: %s\n", vmdbg_last_error());
+out:
     end_session(&s);
     x86_cleanup();
-    for (size_t i = 0; i < o.nfiles; i++)
-        free(o.file_specs[i]);
-    free(o.run_text);
+    free_options(&o);
     return status;
 }

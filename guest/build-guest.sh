@@ -96,7 +96,7 @@ fetch_deb() {
     (cd "$_partial" && apt-get -q $_sandbox download "$1=$2") >&2 ||
         die "apt-get download $1=$2 failed (try: apt-get update)"
     for _file in "$_partial/$_name"_*.deb; do
-        [ -s "$_file" ] || die "apt-get download $1=$2 made no $_name_*.deb"
+        [ -s "$_file" ] || die "apt-get download $1=$2 made no ${_name}_*.deb"
         mv "$_file" "$debs/"
         rm -rf "$_partial"
         printf '%s\n' "$debs/${_file##*/}"
@@ -211,7 +211,7 @@ if [ -z "$(pkg_field $meta Version)" ]; then
         die "apt still knows no $meta or busybox-static"
 fi
 # e.g. "linux-image-6.1.0-56-cloud-amd64 (= 6.1.192-2)"
-dep=$(pkg_field $meta Depends | tr ',|' '\n\n' | grep -E '^ *linux-image-[0-9]' | head -n 1)
+dep=$(pkg_field $meta Depends | tr '|' ',' | tr ',' '\n' | grep -E '^ *linux-image-[0-9]' | head -n 1)
 kpkg=$(printf '%s\n' "$dep" | sed 's/^ *\([^ ]*\).*/\1/')
 kver=$(printf '%s\n' "$dep" | sed -n 's/.*(= *\([^)]*\)).*/\1/p')
 [ -n "$kpkg" ] || die "no linux-image dependency in $meta's Depends"
@@ -272,8 +272,9 @@ else
     # it must describe this vmlinux: _text is where .text starts
     map_text=$(sed -n 's/^\([0-9a-f]*\) T _text$/\1/p' "$tmp/System.map")
     elf_text=$(text_address "$out/vmlinux")
-    [ -n "$map_text" ] && [ "$map_text" = "$elf_text" ] ||
-        die "System.map _text ($map_text) does not match vmlinux .text ($elf_text)"
+    if [ -z "$map_text" ] || [ "$map_text" != "$elf_text" ]; then
+        die "System.map _text (${map_text:-none}) does not match vmlinux .text ($elf_text)"
+    fi
     mv "$tmp/System.map" "$out/System.map"
     printf '%s\n' "$key" >"$state/sysmap.stamp"
     note "wrote System.map ($member)"
@@ -310,8 +311,9 @@ find "$root" -exec touch -h -d "@$epoch" {} +
 # /dev and /dev/console come first, written by hand so no mknod (root) is needed: the kernel
 # opens /dev/console for /init's stdio before /init can mount devtmpfs.
 {
-    newc_entry dev $((040755)) 0 0 1
-    newc_entry dev/console $((020600)) 5 1 2
+    # inode numbers far above the ones cpio --reproducible hands out (0, 1, ...)
+    newc_entry dev $((040755)) 0 0 $((0x7fff0000))
+    newc_entry dev/console $((020600)) 5 1 $((0x7fff0001))
     (cd "$root" && find . -mindepth 1 | sed 's|^\./||' | LC_ALL=C sort |
         cpio --quiet --reproducible -o -H newc -R 0:0)
 } >"$tmp/initramfs.cpio"

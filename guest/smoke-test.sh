@@ -111,6 +111,7 @@ mkfifo "$tmp/console-in"
         i=$((i + 1))
     done
     sleep 1
+    # shellcheck disable=SC2016 # the guest's shell expands it
     printf 'echo smoke-$((6 * 7))\n'
     sleep 1
     printf 'poweroff -f\n'

@@ -106,6 +106,29 @@ static void comp_cleanup(struct scr_comp *C)
     free(C->k);
 }
 
+/* The protected part: a compile error longjmps back here. */
+static int compile_protected(struct scr_comp *C, const char *src, size_t len,
+                             struct scr_program **out)
+{
+    if (setjmp(C->jb) != 0)
+        return C->status;
+    scr_lex_init(C, src, len);
+    scr_parse(C);
+    scr_codegen(C);
+    for (int i = 0; i < C->nfuncs; i++)
+        if (C->funcs[i]->framesize > SCR_STACK_SLOTS / 2)
+            scr_throw(C, SCR_ELIMIT, C->funcs[i]->line, C->funcs[i]->col,
+                      "function '%s' needs too many slots (%d)", C->funcs[i]->name,
+                      C->funcs[i]->framesize);
+    *out = scr_code_finish(C);
+    if (!*out) {
+        if (C->err && C->errlen)
+            snprintf(C->err, C->errlen, "out of memory");
+        return SCR_ENOMEM;
+    }
+    return SCR_OK;
+}
+
 int scr_compile(const char *src, size_t len, const char *srcname, struct scr_globals *g,
                 unsigned flags, struct scr_program **out, char *err, size_t errlen)
 {
@@ -120,8 +143,7 @@ int scr_compile(const char *src, size_t len, const char *srcname, struct scr_glo
     }
     if (len == (size_t)-1)
         len = strlen(src);
-    /* volatile: C is modified between setjmp and longjmp */
-    struct scr_comp *volatile C = calloc(1, sizeof *C);
+    struct scr_comp *C = calloc(1, sizeof *C);
     if (!C) {
         if (err && errlen)
             snprintf(err, errlen, "out of memory");
@@ -133,25 +155,7 @@ int scr_compile(const char *src, size_t len, const char *srcname, struct scr_glo
     C->flags = flags;
     C->g = g;
     C->g_count0 = g->count;
-    int status = SCR_OK;
-    if (setjmp(C->jb) == 0) {
-        scr_lex_init(C, src, len);
-        scr_parse(C);
-        scr_codegen(C);
-        for (int i = 0; i < C->nfuncs; i++)
-            if (C->funcs[i]->framesize > SCR_STACK_SLOTS / 2)
-                scr_throw(C, SCR_ELIMIT, C->funcs[i]->line, C->funcs[i]->col,
-                          "function '%s' needs too many slots (%d)", C->funcs[i]->name,
-                          C->funcs[i]->framesize);
-        *out = scr_code_finish(C);
-        if (!*out) {
-            status = SCR_ENOMEM;
-            if (err && errlen)
-                snprintf(err, errlen, "out of memory");
-        }
-    } else {
-        status = C->status;
-    }
+    int status = compile_protected(C, src, len, out);
     if (status != SCR_OK) {
         for (unsigned i = C->g_count0; i < g->count; i++) {
             free(g->name[i]);

@@ -12,13 +12,13 @@
 
 const char *const scr_opnames[OP__COUNT] = {
     /* ORDER OP */
-    "MOV",   "LOADK", "LOADI", "GETG",  "SETG",  "ADD",   "SUB",    "MUL",   "DIV",  "MOD",
-    "SHL",   "SHR",   "BAND",  "BOR",   "BXOR",  "ADDK",  "SUBK",   "MULK",  "DIVK", "MODK",
-    "SHLK",  "SHRK",  "BANDK", "BORK",  "BXORK", "EQ",    "NE",     "LT",    "LE",   "GT",
-    "GE",    "EQK",   "NEK",   "LTK",   "LEK",   "GTK",   "GEK",    "JEQ",   "JNE",  "JLT",
-    "JLE",   "JGT",   "JGE",   "JEQK",  "JNEK",  "JLTK",  "JLEK",   "JGTK",  "JGEK", "NEG",
-    "BNOT",  "LNOT",  "BOOL",  "JMP",   "JZ",    "JNZ",   "GETREG", "SETREG", "PSEUDO",
-    "LADDR", "LOAD",  "STORE", "CALLB", "CALL",  "RET",   "RET0",   "END",
+    "MOV",  "LOADK", "LOADI", "GETG", "SETG",  "ADD",  "SUB",    "MUL",    "DIV",    "MOD",
+    "SHL",  "SHR",   "BAND",  "BOR",  "BXOR",  "ADDK", "SUBK",   "MULK",   "DIVK",   "MODK",
+    "SHLK", "SHRK",  "BANDK", "BORK", "BXORK", "EQ",   "NE",     "LT",     "LE",     "GT",
+    "GE",   "EQK",   "NEK",   "LTK",  "LEK",   "GTK",  "GEK",    "JEQ",    "JNE",    "JLT",
+    "JLE",  "JGT",   "JGE",   "JEQK", "JNEK",  "JLTK", "JLEK",   "JGTK",   "JGEK",   "NEG",
+    "BNOT", "LNOT",  "BOOL",  "JMP",  "JZ",    "JNZ",  "GETREG", "SETREG", "PSEUDO", "LADDR",
+    "LOAD", "STORE", "CALLB", "CALL", "RET",   "RET0", "END",
 };
 
 #define NO_JUMP (-1)
@@ -143,19 +143,24 @@ static int is_cmp(int op)
 
 static int commutes(int op)
 {
-    return op == B_ADD || op == B_MUL || op == B_AND || op == B_OR || op == B_XOR ||
-           op == B_EQ || op == B_NE;
+    return op == B_ADD || op == B_MUL || op == B_AND || op == B_OR || op == B_XOR || op == B_EQ ||
+           op == B_NE;
 }
 
 /* a < b  <=>  b > a  (ORDER BINOP) */
 static int mirror(int op)
 {
     switch (op) {
-    case B_LT: return B_GT;
-    case B_LE: return B_GE;
-    case B_GT: return B_LT;
-    case B_GE: return B_LE;
-    default: return op;
+    case B_LT:
+        return B_GT;
+    case B_LE:
+        return B_GE;
+    case B_GT:
+        return B_LT;
+    case B_GE:
+        return B_LE;
+    default:
+        return op;
     }
 }
 
@@ -163,12 +168,18 @@ static int mirror(int op)
 static int negate(int op)
 {
     switch (op) {
-    case B_EQ: return B_NE;
-    case B_NE: return B_EQ;
-    case B_LT: return B_GE;
-    case B_LE: return B_GT;
-    case B_GT: return B_LE;
-    default: return B_LT;
+    case B_EQ:
+        return B_NE;
+    case B_NE:
+        return B_EQ;
+    case B_LT:
+        return B_GE;
+    case B_LE:
+        return B_GT;
+    case B_GT:
+        return B_LE;
+    default:
+        return B_LT;
     }
 }
 
@@ -229,8 +240,7 @@ static void callexp(struct gen *G, const struct scr_node *n, int dst, int want_v
     if (n->kind == N_CALLB) {
         const struct scr_builtin *b = &scr_builtins[n->val];
         if (want_value && (b->flags & SCR_BF_VOID))
-            scr_throw(G->C, SCR_ESYNTAX, n->line, n->col, "%s() does not return a value",
-                      b->name);
+            scr_throw(G->C, SCR_ESYNTAX, n->line, n->col, "%s() does not return a value", b->name);
         callargs(G, n->a, &base);
         set_line(G, n);
         emit(G, OP_CALLB, dst, base, (int32_t)(n->val | (uint64_t)n->argn << 16));
@@ -240,8 +250,9 @@ static void callexp(struct gen *G, const struct scr_node *n, int dst, int want_v
             scr_throw(G->C, SCR_ESYNTAX, n->line, n->col,
                       "function '%s' is void and does not return a value", f->name);
         if ((int)n->argn != f->nparams)
-            scr_throw(G->C, SCR_ESYNTAX, n->line, n->col, "function '%s' takes %d argument%s, %d given",
-                      f->name, f->nparams, f->nparams == 1 ? "" : "s", (int)n->argn);
+            scr_throw(G->C, SCR_ESYNTAX, n->line, n->col,
+                      "function '%s' takes %d argument%s, %d given", f->name, f->nparams,
+                      f->nparams == 1 ? "" : "s", (int)n->argn);
         callargs(G, n->a, &base);
         set_line(G, n);
         emit(G, OP_CALL, dst, base, f->index);
@@ -649,8 +660,8 @@ size_t scr_dump(const struct scr_program *p, char *buf, size_t len)
     size_t n = 0;
 #define OUT(...)                                                                                   \
     do {                                                                                           \
-        int w_ = snprintf(buf ? buf + (n < len ? n : len) : NULL, n < len ? len - n : 0,           \
-                          __VA_ARGS__);                                                            \
+        int w_ =                                                                                   \
+            snprintf(buf ? buf + (n < len ? n : len) : NULL, n < len ? len - n : 0, __VA_ARGS__);  \
         if (w_ > 0)                                                                                \
             n += (size_t)w_;                                                                       \
     } while (0)

@@ -12,7 +12,7 @@
 #include "opcodes.h"
 #include "script.h"
 
-#define SCR_NORETURN _Noreturn
+#define SCR_NORETURN     _Noreturn
 #define SCR_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
 /* {====================================================================
@@ -40,7 +40,7 @@ struct scr_program {
     const struct scr_ins *code;
     const uint32_t *lines; /* source line of each instruction, for run-time messages */
     const uint64_t *k;
-    const char *str; /* string literals; SCR_ADDR_STRINGS + offset */
+    const char *str;              /* string literals; SCR_ADDR_STRINGS + offset */
     const struct scr_func *funcs; /* [0] is the top level */
     uint32_t ncode, nk, nstr, nfuncs;
     unsigned flags;
@@ -284,8 +284,8 @@ struct scr_comp {
     size_t nk, capk;
 };
 
-SCR_NORETURN void scr_throw(struct scr_comp *C, int status, int line, int col, const char *fmt,
-                            ...) SCR_PRINTF(5, 6);
+SCR_NORETURN void scr_throw(struct scr_comp *C, int status, int line, int col, const char *fmt, ...)
+    SCR_PRINTF(5, 6);
 void *scr_alloc(struct scr_comp *C, size_t size); /* arena; zeroed; throws on failure */
 char *scr_strdup(struct scr_comp *C, const char *s, size_t len);
 /* Grow a malloc'd vector so that it holds need elements; throws on failure. */
@@ -299,8 +299,8 @@ void scr_lex_next(struct scr_comp *C);
 void scr_tokdesc(const struct scr_token *tk, char *buf, size_t len);
 const char *scr_tokname(int t);
 
-void scr_parse(struct scr_comp *C);        /* fills C->funcs, C->top / C->expr */
-void scr_codegen(struct scr_comp *C);      /* fills C->code, C->k, ... */
+void scr_parse(struct scr_comp *C);   /* fills C->funcs, C->top / C->expr */
+void scr_codegen(struct scr_comp *C); /* fills C->code, C->k, ... */
 struct scr_program *scr_code_finish(struct scr_comp *C);
 
 /* }==================================================================== */

@@ -11,11 +11,26 @@
 
 static const char *const scr_toknames[TK__LAST - TK_EOF] = {
     /* ORDER TOKEN */
-    "end of input", "number", "string", "wide string", "name", "global variable", "register",
-    "pseudo-register", "'if'", "'elsif'", "'else'", "'while'", "'do'", "'for'", "'break'",
-    "'continue'", "'return'", "'void'", "type name", "'=='", "'!='", "'<='", "'>='", "'<<'",
-    "'>>'", "'&&'", "'||'", "'++'", "'--'", "'+='", "'-='", "'*='", "'/='", "'%='", "'<<='",
-    "'>>='", "'&='", "'^='", "'|='",
+    "end of input", "number",
+    "string",       "wide string",
+    "name",         "global variable",
+    "register",     "pseudo-register",
+    "'if'",         "'elsif'",
+    "'else'",       "'while'",
+    "'do'",         "'for'",
+    "'break'",      "'continue'",
+    "'return'",     "'void'",
+    "type name",    "'=='",
+    "'!='",         "'<='",
+    "'>='",         "'<<'",
+    "'>>'",         "'&&'",
+    "'||'",         "'++'",
+    "'--'",         "'+='",
+    "'-='",         "'*='",
+    "'/='",         "'%='",
+    "'<<='",        "'>>='",
+    "'&='",         "'^='",
+    "'|='",
 };
 
 static const struct {
@@ -23,10 +38,10 @@ static const struct {
     int tok;
 } scr_reserved[] = {
     /* ORDER RESERVED */
-    {"if", TK_IF},         {"elsif", TK_ELSIF},   {"else", TK_ELSE},         {"while", TK_WHILE},
-    {"do", TK_DO},         {"for", TK_FOR},       {"break", TK_BREAK},       {"continue", TK_CONTINUE},
-    {"return", TK_RETURN}, {"void", TK_VOID},     {"int", TK_TYPE},          {"char", TK_TYPE},
-    {"short", TK_TYPE},    {"long", TK_TYPE},     {"unsigned", TK_TYPE},     {"signed", TK_TYPE},
+    {"if", TK_IF},         {"elsif", TK_ELSIF}, {"else", TK_ELSE},     {"while", TK_WHILE},
+    {"do", TK_DO},         {"for", TK_FOR},     {"break", TK_BREAK},   {"continue", TK_CONTINUE},
+    {"return", TK_RETURN}, {"void", TK_VOID},   {"int", TK_TYPE},      {"char", TK_TYPE},
+    {"short", TK_TYPE},    {"long", TK_TYPE},   {"unsigned", TK_TYPE}, {"signed", TK_TYPE},
     {"bool", TK_TYPE},
 };
 
@@ -35,10 +50,10 @@ static const struct {
     const char *text;
     int tok;
 } scr_ops[] = {
-    {"<<=", TK_SHLEQ}, {">>=", TK_SHREQ}, {"==", TK_EQ},     {"!=", TK_NE},     {"<=", TK_LE},
-    {">=", TK_GE},     {"<<", TK_SHL},    {">>", TK_SHR},    {"&&", TK_ANDAND}, {"||", TK_OROR},
-    {"++", TK_INC},    {"--", TK_DEC},    {"+=", TK_ADDEQ},  {"-=", TK_SUBEQ},  {"*=", TK_MULEQ},
-    {"/=", TK_DIVEQ},  {"%=", TK_MODEQ},  {"&=", TK_ANDEQ},  {"^=", TK_XOREQ},  {"|=", TK_OREQ},
+    {"<<=", TK_SHLEQ}, {">>=", TK_SHREQ}, {"==", TK_EQ},    {"!=", TK_NE},     {"<=", TK_LE},
+    {">=", TK_GE},     {"<<", TK_SHL},    {">>", TK_SHR},   {"&&", TK_ANDAND}, {"||", TK_OROR},
+    {"++", TK_INC},    {"--", TK_DEC},    {"+=", TK_ADDEQ}, {"-=", TK_SUBEQ},  {"*=", TK_MULEQ},
+    {"/=", TK_DIVEQ},  {"%=", TK_MODEQ},  {"&=", TK_ANDEQ}, {"^=", TK_XOREQ},  {"|=", TK_OREQ},
 };
 static const char scr_single[] = "+-*/%<>=!~&|^(){}[],;";
 
@@ -145,11 +160,37 @@ static uint64_t read_number(struct scr_comp *C, const char *s, size_t n)
     const char *base_name = "hex";
     if (n >= 2 && s[0] == '0') {
         switch (s[1]) { /* none of these letters is a hex digit, so no ambiguity */
-        case 'x': case 'X': base = 16; s += 2; n -= 2; break;
-        case 'n': case 'N': base = 10; s += 2; n -= 2; base_name = "decimal"; break;
-        case 'y': case 'Y': base = 2; s += 2; n -= 2; base_name = "binary"; break;
-        case 'o': case 'O': case 't': case 'T': base = 8; s += 2; n -= 2; base_name = "octal"; break;
-        default: break;
+        case 'x':
+        case 'X':
+            base = 16;
+            s += 2;
+            n -= 2;
+            break;
+        case 'n':
+        case 'N':
+            base = 10;
+            s += 2;
+            n -= 2;
+            base_name = "decimal";
+            break;
+        case 'y':
+        case 'Y':
+            base = 2;
+            s += 2;
+            n -= 2;
+            base_name = "binary";
+            break;
+        case 'o':
+        case 'O':
+        case 't':
+        case 'T':
+            base = 8;
+            s += 2;
+            n -= 2;
+            base_name = "octal";
+            break;
+        default:
+            break;
         }
     }
     uint64_t v = 0;
@@ -198,15 +239,35 @@ static void read_string(struct scr_comp *C, int wide)
                 lex_error(C, open, "unterminated string ('\"' expected)");
             char e = *lx->p++;
             switch (e) {
-            case 'n': c = '\n'; break;
-            case 't': c = '\t'; break;
-            case 'r': c = '\r'; break;
-            case '0': c = 0; break;
-            case 'a': c = 7; break;
-            case 'b': c = 8; break;
-            case 'f': c = 12; break;
-            case 'v': c = 11; break;
-            case '\\': case '"': case '\'': c = (unsigned char)e; break;
+            case 'n':
+                c = '\n';
+                break;
+            case 't':
+                c = '\t';
+                break;
+            case 'r':
+                c = '\r';
+                break;
+            case '0':
+                c = 0;
+                break;
+            case 'a':
+                c = 7;
+                break;
+            case 'b':
+                c = 8;
+                break;
+            case 'f':
+                c = 12;
+                break;
+            case 'v':
+                c = 11;
+                break;
+            case '\\':
+            case '"':
+            case '\'':
+                c = (unsigned char)e;
+                break;
             case 'x': {
                 int d1 = lx->p < lx->end ? hexval((unsigned char)*lx->p) : -1;
                 if (d1 < 0)

@@ -94,8 +94,8 @@ static int str_len(struct scr_vm *vm, uint64_t addr, int wide, uint64_t *ret, co
     return 0;
 }
 
-static int str_cmp(struct scr_vm *vm, const uint64_t *args, int wide, uint64_t limit,
-                   uint64_t *ret, const char *who)
+static int str_cmp(struct scr_vm *vm, const uint64_t *args, int wide, uint64_t limit, uint64_t *ret,
+                   const char *who)
 {
     struct cursor a, b;
     cur_init(&a, vm, args[0], wide);
@@ -420,7 +420,10 @@ static int do_printf(struct scr_vm *vm, const uint64_t *args, int nargs)
             double d;
             char buf[400];
             memcpy(&d, &v, sizeof d);
-            int k = snprintf(buf, sizeof buf, "%.*f", sp.prec < 0 ? 6 : sp.prec > 60 ? 60 : sp.prec,
+            int k = snprintf(buf, sizeof buf, "%.*f",
+                             sp.prec < 0    ? 6
+                             : sp.prec > 60 ? 60
+                                            : sp.prec,
                              d);
             if (k < 0)
                 k = 0;
@@ -642,8 +645,7 @@ static int event(struct scr_vm *vm, enum scr_event_op op, const uint64_t *a, int
 {
     *r = 0;
     if (!vm->h->event_ctl)
-        return scr_vm_fail(vm, SCR_EHOST, "%s(): event control is not available here",
-                           evnames[op]);
+        return scr_vm_fail(vm, SCR_EHOST, "%s(): event control is not available here", evnames[op]);
     if (vm->h->event_ctl(vm->h->ctx, op, a, n) < 0)
         return scr_vm_fail(vm, SCR_EHOST, "%s(): refused by the host", evnames[op]);
     return 0;

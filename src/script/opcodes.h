@@ -40,13 +40,13 @@ enum scr_op {
     OP_GETG,  /* R[a] = G[c] */
     OP_SETG,  /* G[c] = R[a] */
 
-    OP_ADD, /* R[a] = R[b] + R[c] */
-    OP_SUB, /* R[a] = R[b] - R[c] */
-    OP_MUL, /* R[a] = R[b] * R[c] */
-    OP_DIV, /* R[a] = R[b] / R[c]   (error if R[c] == 0) */
-    OP_MOD, /* R[a] = R[b] % R[c]   (error if R[c] == 0) */
-    OP_SHL, /* R[a] = R[b] << R[c]  (0 if R[c] >= 64) */
-    OP_SHR, /* R[a] = R[b] >> R[c]  (logical; 0 if R[c] >= 64) */
+    OP_ADD,  /* R[a] = R[b] + R[c] */
+    OP_SUB,  /* R[a] = R[b] - R[c] */
+    OP_MUL,  /* R[a] = R[b] * R[c] */
+    OP_DIV,  /* R[a] = R[b] / R[c]   (error if R[c] == 0) */
+    OP_MOD,  /* R[a] = R[b] % R[c]   (error if R[c] == 0) */
+    OP_SHL,  /* R[a] = R[b] << R[c]  (0 if R[c] >= 64) */
+    OP_SHR,  /* R[a] = R[b] >> R[c]  (logical; 0 if R[c] >= 64) */
     OP_BAND, /* R[a] = R[b] & R[c] */
     OP_BOR,  /* R[a] = R[b] | R[c] */
     OP_BXOR, /* R[a] = R[b] ^ R[c] */

@@ -71,8 +71,7 @@ static void expect_semi(struct scr_comp *C)
 static void enter(struct scr_comp *C)
 {
     if (++C->depth > SCR_MAX_NEST)
-        scr_throw(C, SCR_ELIMIT, TK.line, TK.col, "nesting too deep (limit is %d)",
-                  SCR_MAX_NEST);
+        scr_throw(C, SCR_ELIMIT, TK.line, TK.col, "nesting too deep (limit is %d)", SCR_MAX_NEST);
 }
 
 static void leave(struct scr_comp *C)
@@ -143,8 +142,7 @@ static struct scr_fdecl *new_func(struct scr_comp *C, const char *s, size_t len,
     f->line = line;
     f->col = col;
     f->returns = -1; /* unknown until defined */
-    scr_grow(C, (void **)&C->funcs, &C->capfuncs, (size_t)C->nfuncs + 1,
-             sizeof *C->funcs);
+    scr_grow(C, (void **)&C->funcs, &C->capfuncs, (size_t)C->nfuncs + 1, sizeof *C->funcs);
     f->index = C->nfuncs;
     C->funcs[C->nfuncs++] = f;
     return f;
@@ -175,10 +173,10 @@ static const struct {
     uint8_t op;
     uint8_t prio;
 } binops[] = {
-    {'*', B_MUL, 9},      {'/', B_DIV, 9},      {'%', B_MOD, 9},     {'+', B_ADD, 8},
-    {'-', B_SUB, 8},      {TK_SHL, B_SHL, 7},   {TK_SHR, B_SHR, 7},  {'<', B_LT, 6},
-    {'>', B_GT, 6},       {TK_LE, B_LE, 6},     {TK_GE, B_GE, 6},    {TK_EQ, B_EQ, 6},
-    {TK_NE, B_NE, 6},     {'&', B_AND, 5},      {'^', B_XOR, 4},     {'|', B_OR, 3},
+    {'*', B_MUL, 9},          {'/', B_DIV, 9},        {'%', B_MOD, 9},    {'+', B_ADD, 8},
+    {'-', B_SUB, 8},          {TK_SHL, B_SHL, 7},     {TK_SHR, B_SHR, 7}, {'<', B_LT, 6},
+    {'>', B_GT, 6},           {TK_LE, B_LE, 6},       {TK_GE, B_GE, 6},   {TK_EQ, B_EQ, 6},
+    {TK_NE, B_NE, 6},         {'&', B_AND, 5},        {'^', B_XOR, 4},    {'|', B_OR, 3},
     {TK_ANDAND, B__COUNT, 2}, {TK_OROR, B__COUNT, 1},
 };
 
@@ -214,23 +212,60 @@ static void set_height(struct scr_comp *C, struct scr_node *n)
 static int fold(int op, uint64_t a, uint64_t b, uint64_t *r)
 {
     switch (op) {
-    case B_ADD: *r = a + b; break;
-    case B_SUB: *r = a - b; break;
-    case B_MUL: *r = a * b; break;
-    case B_DIV: if (!b) return 0; *r = a / b; break;
-    case B_MOD: if (!b) return 0; *r = a % b; break;
-    case B_SHL: *r = b >= 64 ? 0 : a << b; break;
-    case B_SHR: *r = b >= 64 ? 0 : a >> b; break;
-    case B_AND: *r = a & b; break;
-    case B_OR: *r = a | b; break;
-    case B_XOR: *r = a ^ b; break;
-    case B_EQ: *r = a == b; break;
-    case B_NE: *r = a != b; break;
-    case B_LT: *r = a < b; break;
-    case B_LE: *r = a <= b; break;
-    case B_GT: *r = a > b; break;
-    case B_GE: *r = a >= b; break;
-    default: return 0;
+    case B_ADD:
+        *r = a + b;
+        break;
+    case B_SUB:
+        *r = a - b;
+        break;
+    case B_MUL:
+        *r = a * b;
+        break;
+    case B_DIV:
+        if (!b)
+            return 0;
+        *r = a / b;
+        break;
+    case B_MOD:
+        if (!b)
+            return 0;
+        *r = a % b;
+        break;
+    case B_SHL:
+        *r = b >= 64 ? 0 : a << b;
+        break;
+    case B_SHR:
+        *r = b >= 64 ? 0 : a >> b;
+        break;
+    case B_AND:
+        *r = a & b;
+        break;
+    case B_OR:
+        *r = a | b;
+        break;
+    case B_XOR:
+        *r = a ^ b;
+        break;
+    case B_EQ:
+        *r = a == b;
+        break;
+    case B_NE:
+        *r = a != b;
+        break;
+    case B_LT:
+        *r = a < b;
+        break;
+    case B_LE:
+        *r = a <= b;
+        break;
+    case B_GT:
+        *r = a > b;
+        break;
+    case B_GE:
+        *r = a >= b;
+        break;
+    default:
+        return 0;
     }
     return 1;
 }
@@ -304,10 +339,10 @@ static struct scr_node *call(struct scr_comp *C, const char *s, size_t len, int 
         n->val = (uint64_t)bi;
         if (nargs < b->minargs || nargs > b->maxargs) {
             if (b->minargs == b->maxargs)
-                scr_throw(C, SCR_ESYNTAX, line, col, "%s() takes %d argument%s, %d given",
-                          b->name, b->minargs, b->minargs == 1 ? "" : "s", nargs);
-            scr_throw(C, SCR_ESYNTAX, line, col, "%s() takes %d to %d arguments, %d given",
-                      b->name, b->minargs, b->maxargs, nargs);
+                scr_throw(C, SCR_ESYNTAX, line, col, "%s() takes %d argument%s, %d given", b->name,
+                          b->minargs, b->minargs == 1 ? "" : "s", nargs);
+            scr_throw(C, SCR_ESYNTAX, line, col, "%s() takes %d to %d arguments, %d given", b->name,
+                      b->minargs, b->maxargs, nargs);
         }
         if (b->flags & SCR_BF_FMT) {
             struct scr_node *f = n->a;
@@ -322,7 +357,8 @@ static struct scr_node *call(struct scr_comp *C, const char *s, size_t len, int 
             if (nconv != nargs - 1)
                 scr_throw(C, SCR_ESYNTAX, line, col,
                           "%s(): the format has %d conversion%s but %d value%s given", b->name,
-                          nconv, nconv == 1 ? "" : "s", nargs - 1, nargs - 1 == 1 ? " is" : "s are");
+                          nconv, nconv == 1 ? "" : "s", nargs - 1,
+                          nargs - 1 == 1 ? " is" : "s are");
         }
         return n;
     }
@@ -421,8 +457,7 @@ static struct scr_node *unary(struct scr_comp *C)
     default: {
         int op = t == '-' ? U_NEG : t == '~' ? U_BNOT : U_LNOT;
         if (a->kind == N_NUM)
-            return mknum(C, op == U_NEG ? 0 - a->val : op == U_BNOT ? ~a->val : !a->val, line,
-                         col);
+            return mknum(C, op == U_NEG ? 0 - a->val : op == U_BNOT ? ~a->val : !a->val, line, col);
         n = mknode(C, N_UN, line, col);
         n->op = (uint8_t)op;
         n->a = a;
@@ -686,7 +721,7 @@ static void funcdef(struct scr_comp *C, int returns, const char *s, size_t len, 
 **   type NAME [ '=' expr ] { ',' NAME [ '=' expr ] } ';'   local variables */
 static struct scr_node *declaration(struct scr_comp *C, int isvoid)
 {
-    next(C); /* the type word */
+    next(C);            /* the type word */
     accept(C, TK_TYPE); /* "unsigned int", "long long" */
     accept(C, TK_TYPE);
     int line = TK.line, col = TK.col;

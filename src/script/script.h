@@ -114,18 +114,18 @@ struct scr_host {
 ** scr_run means all zero ($ip still reads RIP through the host).
 */
 struct scr_event_info {
-    uint64_t context;     /* $context */
-    uint64_t pid, tid;    /* $pid, $tid */
-    uint64_t proc;        /* $proc (task/process structure address) */
-    uint64_t thread;      /* $thread */
-    uint64_t core;        /* $core */
-    uint64_t pname;       /* $pname: guest address of the process name, used if pname_str NULL */
-    const char *pname_str;/* or the name itself: $pname then points into the VM scratch area */
-    uint64_t event_id;    /* $event_id */
-    uint64_t event_tag;   /* $event_tag */
-    uint64_t event_stage; /* $event_stage: 0 pre, 1 post */
-    uint64_t buffer_addr; /* $buffer: address the script sees (0 if none) */
-    void *buffer;         /* the buffer's bytes; accesses inside it never reach the host */
+    uint64_t context;      /* $context */
+    uint64_t pid, tid;     /* $pid, $tid */
+    uint64_t proc;         /* $proc (task/process structure address) */
+    uint64_t thread;       /* $thread */
+    uint64_t core;         /* $core */
+    uint64_t pname;        /* $pname: guest address of the process name, used if pname_str NULL */
+    const char *pname_str; /* or the name itself: $pname then points into the VM scratch area */
+    uint64_t event_id;     /* $event_id */
+    uint64_t event_tag;    /* $event_tag */
+    uint64_t event_stage;  /* $event_stage: 0 pre, 1 post */
+    uint64_t buffer_addr;  /* $buffer: address the script sees (0 if none) */
+    void *buffer;          /* the buffer's bytes; accesses inside it never reach the host */
     size_t buffer_size;
     const uint64_t *args; /* $arg0.. ; $argN with N >= nargs reads 0 */
     size_t nargs;

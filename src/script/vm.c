@@ -151,8 +151,7 @@ static int fault(struct scr_vm *vm, const char *what, enum scr_space sp, uint64_
                        (unsigned long long)addr);
 }
 
-int scr_vm_read(struct scr_vm *vm, enum scr_space sp, uint64_t addr, void *buf, size_t n,
-                int quiet)
+int scr_vm_read(struct scr_vm *vm, enum scr_space sp, uint64_t addr, void *buf, size_t n, int quiet)
 {
     if (sp == SCR_VIRT) {
         int owned, ro, inside;
@@ -243,22 +242,53 @@ static int pseudo_get(struct scr_vm *vm, int which, uint32_t argn, uint64_t *out
 {
     const struct scr_event_info *ev = vm->ev;
     switch (which) {
-    case PS_CONTEXT: *out = ev->context; break;
-    case PS_PID: *out = ev->pid; break;
-    case PS_TID: *out = ev->tid; break;
-    case PS_PROC: *out = ev->proc; break;
-    case PS_THREAD: *out = ev->thread; break;
-    case PS_PNAME: *out = ev->pname_str ? SCR_ADDR_PNAME : ev->pname; break;
-    case PS_CORE: *out = ev->core; break;
-    case PS_IP: return reg_get(vm, SCR_REG_RIP, out);
-    case PS_BUFFER: *out = ev->buffer ? ev->buffer_addr : 0; break;
-    case PS_EVENT_ID: *out = ev->event_id; break;
-    case PS_EVENT_TAG: *out = ev->event_tag; break;
-    case PS_EVENT_STAGE: *out = ev->event_stage; break;
-    case PS_DATE: *out = SCR_ADDR_DATE; break;
-    case PS_TIME: *out = SCR_ADDR_TIME; break;
-    case PS_ARG: *out = argn < ev->nargs && ev->args ? ev->args[argn] : 0; break;
-    default: *out = 0; break;
+    case PS_CONTEXT:
+        *out = ev->context;
+        break;
+    case PS_PID:
+        *out = ev->pid;
+        break;
+    case PS_TID:
+        *out = ev->tid;
+        break;
+    case PS_PROC:
+        *out = ev->proc;
+        break;
+    case PS_THREAD:
+        *out = ev->thread;
+        break;
+    case PS_PNAME:
+        *out = ev->pname_str ? SCR_ADDR_PNAME : ev->pname;
+        break;
+    case PS_CORE:
+        *out = ev->core;
+        break;
+    case PS_IP:
+        return reg_get(vm, SCR_REG_RIP, out);
+    case PS_BUFFER:
+        *out = ev->buffer ? ev->buffer_addr : 0;
+        break;
+    case PS_EVENT_ID:
+        *out = ev->event_id;
+        break;
+    case PS_EVENT_TAG:
+        *out = ev->event_tag;
+        break;
+    case PS_EVENT_STAGE:
+        *out = ev->event_stage;
+        break;
+    case PS_DATE:
+        *out = SCR_ADDR_DATE;
+        break;
+    case PS_TIME:
+        *out = SCR_ADDR_TIME;
+        break;
+    case PS_ARG:
+        *out = argn < ev->nargs && ev->args ? ev->args[argn] : 0;
+        break;
+    default:
+        *out = 0;
+        break;
     }
     return 0;
 }
@@ -306,15 +336,31 @@ static int run(struct scr_vm *vm, uint64_t *result, const struct scr_ins **failp
 #define KC K[i.c]
 #define KB K[i.b]
         switch (i.op) {
-        case OP_MOV: A = RB; break;
-        case OP_LOADK: A = KC; break;
-        case OP_LOADI: A = (uint32_t)i.c; break;
-        case OP_GETG: A = __atomic_load_n(&G[i.c], __ATOMIC_RELAXED); break;
-        case OP_SETG: __atomic_store_n(&G[i.c], A, __ATOMIC_RELAXED); break;
+        case OP_MOV:
+            A = RB;
+            break;
+        case OP_LOADK:
+            A = KC;
+            break;
+        case OP_LOADI:
+            A = (uint32_t)i.c;
+            break;
+        case OP_GETG:
+            A = __atomic_load_n(&G[i.c], __ATOMIC_RELAXED);
+            break;
+        case OP_SETG:
+            __atomic_store_n(&G[i.c], A, __ATOMIC_RELAXED);
+            break;
 
-        case OP_ADD: A = RB + RC; break;
-        case OP_SUB: A = RB - RC; break;
-        case OP_MUL: A = RB * RC; break;
+        case OP_ADD:
+            A = RB + RC;
+            break;
+        case OP_SUB:
+            A = RB - RC;
+            break;
+        case OP_MUL:
+            A = RB * RC;
+            break;
         case OP_DIV:
             if (!RC)
                 goto divzero;
@@ -325,15 +371,31 @@ static int run(struct scr_vm *vm, uint64_t *result, const struct scr_ins **failp
                 goto divzero;
             A = RB % RC;
             break;
-        case OP_SHL: A = RC >= 64 ? 0 : RB << RC; break;
-        case OP_SHR: A = RC >= 64 ? 0 : RB >> RC; break;
-        case OP_BAND: A = RB & RC; break;
-        case OP_BOR: A = RB | RC; break;
-        case OP_BXOR: A = RB ^ RC; break;
+        case OP_SHL:
+            A = RC >= 64 ? 0 : RB << RC;
+            break;
+        case OP_SHR:
+            A = RC >= 64 ? 0 : RB >> RC;
+            break;
+        case OP_BAND:
+            A = RB & RC;
+            break;
+        case OP_BOR:
+            A = RB | RC;
+            break;
+        case OP_BXOR:
+            A = RB ^ RC;
+            break;
 
-        case OP_ADDK: A = RB + KC; break;
-        case OP_SUBK: A = RB - KC; break;
-        case OP_MULK: A = RB * KC; break;
+        case OP_ADDK:
+            A = RB + KC;
+            break;
+        case OP_SUBK:
+            A = RB - KC;
+            break;
+        case OP_MULK:
+            A = RB * KC;
+            break;
         case OP_DIVK:
             if (!KC)
                 goto divzero;
@@ -344,46 +406,132 @@ static int run(struct scr_vm *vm, uint64_t *result, const struct scr_ins **failp
                 goto divzero;
             A = RB % KC;
             break;
-        case OP_SHLK: A = KC >= 64 ? 0 : RB << KC; break;
-        case OP_SHRK: A = KC >= 64 ? 0 : RB >> KC; break;
-        case OP_BANDK: A = RB & KC; break;
-        case OP_BORK: A = RB | KC; break;
-        case OP_BXORK: A = RB ^ KC; break;
+        case OP_SHLK:
+            A = KC >= 64 ? 0 : RB << KC;
+            break;
+        case OP_SHRK:
+            A = KC >= 64 ? 0 : RB >> KC;
+            break;
+        case OP_BANDK:
+            A = RB & KC;
+            break;
+        case OP_BORK:
+            A = RB | KC;
+            break;
+        case OP_BXORK:
+            A = RB ^ KC;
+            break;
 
-        case OP_EQ: A = RB == RC; break;
-        case OP_NE: A = RB != RC; break;
-        case OP_LT: A = RB < RC; break;
-        case OP_LE: A = RB <= RC; break;
-        case OP_GT: A = RB > RC; break;
-        case OP_GE: A = RB >= RC; break;
-        case OP_EQK: A = RB == KC; break;
-        case OP_NEK: A = RB != KC; break;
-        case OP_LTK: A = RB < KC; break;
-        case OP_LEK: A = RB <= KC; break;
-        case OP_GTK: A = RB > KC; break;
-        case OP_GEK: A = RB >= KC; break;
+        case OP_EQ:
+            A = RB == RC;
+            break;
+        case OP_NE:
+            A = RB != RC;
+            break;
+        case OP_LT:
+            A = RB < RC;
+            break;
+        case OP_LE:
+            A = RB <= RC;
+            break;
+        case OP_GT:
+            A = RB > RC;
+            break;
+        case OP_GE:
+            A = RB >= RC;
+            break;
+        case OP_EQK:
+            A = RB == KC;
+            break;
+        case OP_NEK:
+            A = RB != KC;
+            break;
+        case OP_LTK:
+            A = RB < KC;
+            break;
+        case OP_LEK:
+            A = RB <= KC;
+            break;
+        case OP_GTK:
+            A = RB > KC;
+            break;
+        case OP_GEK:
+            A = RB >= KC;
+            break;
 
-        case OP_JEQ: if (A == RB) pc += i.c; break;
-        case OP_JNE: if (A != RB) pc += i.c; break;
-        case OP_JLT: if (A < RB) pc += i.c; break;
-        case OP_JLE: if (A <= RB) pc += i.c; break;
-        case OP_JGT: if (A > RB) pc += i.c; break;
-        case OP_JGE: if (A >= RB) pc += i.c; break;
-        case OP_JEQK: if (A == KB) pc += i.c; break;
-        case OP_JNEK: if (A != KB) pc += i.c; break;
-        case OP_JLTK: if (A < KB) pc += i.c; break;
-        case OP_JLEK: if (A <= KB) pc += i.c; break;
-        case OP_JGTK: if (A > KB) pc += i.c; break;
-        case OP_JGEK: if (A >= KB) pc += i.c; break;
+        case OP_JEQ:
+            if (A == RB)
+                pc += i.c;
+            break;
+        case OP_JNE:
+            if (A != RB)
+                pc += i.c;
+            break;
+        case OP_JLT:
+            if (A < RB)
+                pc += i.c;
+            break;
+        case OP_JLE:
+            if (A <= RB)
+                pc += i.c;
+            break;
+        case OP_JGT:
+            if (A > RB)
+                pc += i.c;
+            break;
+        case OP_JGE:
+            if (A >= RB)
+                pc += i.c;
+            break;
+        case OP_JEQK:
+            if (A == KB)
+                pc += i.c;
+            break;
+        case OP_JNEK:
+            if (A != KB)
+                pc += i.c;
+            break;
+        case OP_JLTK:
+            if (A < KB)
+                pc += i.c;
+            break;
+        case OP_JLEK:
+            if (A <= KB)
+                pc += i.c;
+            break;
+        case OP_JGTK:
+            if (A > KB)
+                pc += i.c;
+            break;
+        case OP_JGEK:
+            if (A >= KB)
+                pc += i.c;
+            break;
 
-        case OP_NEG: A = 0 - RB; break;
-        case OP_BNOT: A = ~RB; break;
-        case OP_LNOT: A = !RB; break;
-        case OP_BOOL: A = RB != 0; break;
+        case OP_NEG:
+            A = 0 - RB;
+            break;
+        case OP_BNOT:
+            A = ~RB;
+            break;
+        case OP_LNOT:
+            A = !RB;
+            break;
+        case OP_BOOL:
+            A = RB != 0;
+            break;
 
-        case OP_JMP: pc += i.c; break;
-        case OP_JZ: if (!A) pc += i.c; break;
-        case OP_JNZ: if (A) pc += i.c; break;
+        case OP_JMP:
+            pc += i.c;
+            break;
+        case OP_JZ:
+            if (!A)
+                pc += i.c;
+            break;
+        case OP_JNZ:
+            if (A)
+                pc += i.c;
+            break;
 
         case OP_GETREG:
             if ((st = reg_get(vm, (int)i.b, &v)) < 0)
@@ -399,7 +547,9 @@ static int run(struct scr_vm *vm, uint64_t *result, const struct scr_ins **failp
                 goto fail;
             A = v;
             break;
-        case OP_LADDR: A = SCR_ADDR_LOCALS + 8 * (uint64_t)(R - stack + i.b); break;
+        case OP_LADDR:
+            A = SCR_ADDR_LOCALS + 8 * (uint64_t)(R - stack + i.b);
+            break;
         case OP_LOAD:
             if ((st = scr_vm_read(vm, SCR_VIRT, RB, &v, 8, 0)) < 0)
                 goto fail;
@@ -438,8 +588,7 @@ static int run(struct scr_vm *vm, uint64_t *result, const struct scr_ins **failp
             frames[nframes].dst = i.a;
             nframes++;
             R = nb;
-            memset(R + callee->nparams, 0,
-                   (size_t)(callee->nlocals - callee->nparams) * sizeof *R);
+            memset(R + callee->nparams, 0, (size_t)(callee->nlocals - callee->nparams) * sizeof *R);
             pc = code + callee->entry;
             break;
         }

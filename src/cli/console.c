@@ -161,6 +161,7 @@ static void prompt_loop(struct session *s)
     fflush(stdout);
     while (!s->quit && !s->tgt->exited && !s->tgt->running) {
         char *line = readline("vmdbg> ");
+        s->at_prompt = true;
         if (!line) { /* end of input at the prompt: quit */
             fputc('\n', s->out);
             cli_exec(s, "q");
@@ -243,7 +244,8 @@ int console_loop(struct session *s)
     }
     while (!s->quit && !s->tgt->exited) {
         if (!s->tgt->running) {
-            if (s->interactive) {
+            /* stopped: at the user's request show the prompt, else run on */
+            if (s->interactive && s->at_prompt) {
                 prompt_loop(s);
                 continue;
             }

@@ -241,6 +241,13 @@ static void callexp(struct gen *G, const struct scr_node *n, int dst, int want_v
         const struct scr_builtin *b = &scr_builtins[n->val];
         if (want_value && (b->flags & SCR_BF_VOID))
             scr_throw(G->C, SCR_ESYNTAX, n->line, n->col, "%s() does not return a value", b->name);
+        if (b->load) {
+            int r = exp2any(G, n->a);
+            set_line(G, n);
+            emit(G, OP_LOAD, dst, r, b->load);
+            G->freereg = save;
+            return;
+        }
         callargs(G, n->a, &base);
         set_line(G, n);
         emit(G, OP_CALLB, dst, base, (int32_t)(n->val | (uint64_t)n->argn << 16));
@@ -304,7 +311,7 @@ static void exp2reg(struct gen *G, const struct scr_node *n, int dst)
         int save = G->freereg;
         int r = exp2any(G, n->a);
         set_line(G, n);
-        emit(G, OP_LOAD, dst, r, 0);
+        emit(G, OP_LOAD, dst, r, 8);
         G->freereg = save;
         break;
     }
@@ -430,7 +437,7 @@ static int assign(struct gen *G, const struct scr_node *n)
         } else {
             v = allocreg(G);
             set_line(G, n);
-            emit(G, OP_LOAD, v, addr, 0);
+            emit(G, OP_LOAD, v, addr, 8);
             struct scr_node *cur = tmpnode(G, N_LOCAL, n);
             cur->val = (uint64_t)v;
             compound(G, n, cur, v);

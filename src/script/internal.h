@@ -98,6 +98,7 @@ struct scr_builtin {
     scr_libfn fn;
     uint8_t minargs, maxargs;
     uint8_t flags;
+    uint8_t load; /* nonzero: a plain virtual read of this many bytes, compiled to OP_LOAD */
 };
 extern const struct scr_builtin scr_builtins[];
 extern const int scr_nbuiltins;

@@ -103,7 +103,7 @@ enum scr_op {
     OP_SETREG, /* register b = R[a] (sub-registers: read-modify-write of the full register) */
     OP_PSEUDO, /* R[a] = pseudo-register b; for $argN, N = c */
     OP_LADDR,  /* R[a] = SCR_ADDR_LOCALS + 8 * (absolute stack index of R[b]) */
-    OP_LOAD,   /* R[a] = 64-bit value at address R[b] (unary '*') */
+    OP_LOAD,   /* R[a] = c-byte value (1, 2, 4 or 8) at virtual address R[b] ('*', poi, db..dq) */
     OP_STORE,  /* 64-bit value at address R[a] = R[b] ('*p = v') */
     OP_CALLB,  /* R[a] = builtin (c & 0xffff) with args R[b .. b + (c >> 16)) */
     OP_CALL,   /* R[a] = user function c with args R[b ..]; callee frame starts at R[b] */

@@ -551,7 +551,8 @@ static int run(struct scr_vm *vm, uint64_t *result, const struct scr_ins **failp
             A = SCR_ADDR_LOCALS + 8 * (uint64_t)(R - stack + i.b);
             break;
         case OP_LOAD:
-            if ((st = scr_vm_read(vm, SCR_VIRT, RB, &v, 8, 0)) < 0)
+            v = 0; /* little-endian host and guest: a short read fills the low bytes */
+            if ((st = scr_vm_read(vm, SCR_VIRT, RB, &v, (size_t)i.c, 0)) < 0)
                 goto fail;
             A = v;
             break;

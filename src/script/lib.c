@@ -786,13 +786,17 @@ static int f_rdtscp(struct scr_vm *vm, const uint64_t *a, int n, uint64_t *r)
 #endif
 }
 
-#define MICROSLEEP_MAX 1000000u /* one second per call */
-
+/* Busy-wait; each microsecond is charged as one step, so a run never sleeps more than its
+** step budget allows (one second with the default budget). */
 static int f_microsleep(struct scr_vm *vm, const uint64_t *a, int n, uint64_t *r)
 {
     struct timespec t0, t;
-    uint64_t us = a[0] > MICROSLEEP_MAX ? MICROSLEEP_MAX : a[0];
+    uint64_t us = a[0];
     *r = 0;
+    if (us > vm->steps)
+        return scr_vm_fail(vm, SCR_ELIMIT, "microsleep: %llu us exceeds the step budget left (%u)",
+                           (unsigned long long)us, vm->steps);
+    vm->steps -= (uint32_t)us;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
         clock_gettime(CLOCK_MONOTONIC, &t);

@@ -871,14 +871,14 @@ void scr_parse(struct scr_comp *C)
         C->expr = expr(C);
         if (TK.t != TK_EOF)
             error_expected(C, "end of expression");
-        return;
-    }
-    struct scr_node **tail = &C->top;
-    while (TK.t != TK_EOF) {
-        struct scr_node *s = statement(C, 0);
-        if (s) {
-            *tail = s;
-            tail = &s->next;
+    } else {
+        struct scr_node **tail = &C->top;
+        while (TK.t != TK_EOF) {
+            struct scr_node *s = statement(C, 0);
+            if (s) {
+                *tail = s;
+                tail = &s->next;
+            }
         }
     }
     for (int i = 1; i < C->nfuncs; i++)

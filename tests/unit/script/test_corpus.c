@@ -5,7 +5,7 @@
 ** appends "error: MESSAGE\n" to the output, so expected errors are part of the .out file.
 ** SCR_CORPUS_BLESS=1 in the environment rewrites the .out files from the current output.
 ** Also runs every regress/NAME.ds (inputs that once crashed the fuzzer): any status is fine,
-** only a crash fails.
+** only a crash fails. As in the fuzzer, a leading '?' there selects expression mode.
 */
 #include <dirent.h>
 #include <stdio.h>
@@ -92,7 +92,15 @@ static void run_one(const char *dir, const char *name, int check)
     struct scr_globals *g = scr_globals_new();
     struct scr_program *p;
     char err[256];
-    int st = scr_compile(src, len, name, g, 0, &p, err, sizeof err);
+    /* regression inputs use the fuzzer's convention: a leading '?' means expression mode */
+    unsigned flags = 0;
+    const char *text = src;
+    if (!check && len && src[0] == '?') {
+        flags = SCR_COMPILE_EXPR;
+        text++;
+        len--;
+    }
+    int st = scr_compile(text, len, name, g, flags, &p, err, sizeof err);
     if (st == 0) {
         for (int i = 0; i < runs; i++) {
             ev.event_stage = (uint64_t)(i & 1);

@@ -115,6 +115,11 @@ static void test_expr_mode(void **state)
     assert_int_equal(scr_run(p, NULL, NULL, &v, err, sizeof err), 0);
     assert_int_equal(v, 3);
     scr_free(p);
+    /* fuzzer find: an undefined function in expression mode crashed the code generator */
+    assert_int_equal(
+        scr_compile(" poidefubfr()", (size_t)-1, "e", g, SCR_COMPILE_EXPR, &p, err, sizeof err),
+        SCR_ESYNTAX);
+    assert_non_null(strstr(err, "call to undefined function 'poidefubfr'"));
     scr_globals_free(g);
 }
 

@@ -304,6 +304,7 @@ static void test_timing(void **state)
     clock_gettime(CLOCK_MONOTONIC, &b);
     long us = (b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000;
     assert_true(us >= 2000);
+    RUN_ERR("microsleep(0n2000000);", SCR_ELIMIT, "microsleep: 2000000 us exceeds the step budget");
 }
 
 static void test_disassemble_len(void **state)

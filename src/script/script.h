@@ -173,7 +173,7 @@ int scr_compile(const char *src, size_t len, const char *srcname, struct scr_glo
 void scr_free(struct scr_program *prog);
 
 /*
-** Run once. Locals start at 0; globals persist. No allocation: the run state (about 24 KiB)
+** Run once. Locals start at 0; globals persist. No allocation: the run state (about 20 KiB)
 ** lives on the C stack. Never aborts: a fault, limit or host refusal stops the run and
 ** returns the error with "name:line: message" in err. With SCR_COMPILE_EXPR, *result gets
 ** the value (result may be NULL).

@@ -222,9 +222,12 @@ static void read_string(struct scr_comp *C, int wide)
 {
     struct scr_lex *lx = &C->lx;
     const char *open = lx->p;
-    size_t cap = 0;
-    for (const char *q = open + 1; q < lx->end && *q != '"' && *q != '\n'; q++)
-        cap++;
+    /* upper bound of the decoded length: the raw bytes up to the real closing quote (an
+    ** escape decodes to fewer bytes than it takes; \" does not end the string) */
+    const char *q = open + 1;
+    while (q < lx->end && *q != '"' && *q != '\n')
+        q += (*q == '\\' && q + 1 < lx->end) ? 2 : 1;
+    size_t cap = (size_t)(q - open);
     unsigned char *buf = scr_alloc(C, cap * 2 + 2);
     size_t n = 0;
     lx->p++;

@@ -27,6 +27,11 @@ static void test_strings(void **state)
     RUN_OK("printf(\"a\\tb\\n\");", "a\tb\n");
     RUN_OK("printf(\"%s|\", \"q\\\"\\\\\\x41\\x4a\");", "q\"\\AJ|");
     RUN_OK("printf(\"%ws\", L\"wide\");", "wide");
+    /* fuzzer find: an escaped quote early in a long string overflowed the decode buffer */
+    RUN_OK("printf(\"%s|\", \"\\\"0123456789012345678901234567890123456789\");",
+           "\"0123456789012345678901234567890123456789|");
+    RUN_OK("printf(\"%ws|\", L\"\\\"0123456789012345678901234567890123456789\");",
+           "\"0123456789012345678901234567890123456789|");
     RUN_OK("print(strlen(\"hello\")); print(wcslen(L\"hey\"));", "5\n3\n");
     RUN_OK("x = \"abc\"; print(db(x + 1));", "62\n");
 }

@@ -152,6 +152,40 @@ int tgt_poll_fd(struct tgt *t)
     return t && t->ops->poll_fd ? t->ops->poll_fd(t) : -1;
 }
 
+int tgt_regs_read_with_mem(struct tgt *t, int vcpu, struct tgt_regs *out,
+                           struct tgt_mem_req *reqs, size_t n)
+{
+    int rc = check_stopped(t, t ? t->ops->regs_read_with_mem : NULL, "pipelined reads");
+    if (!rc)
+        rc = check_vcpu(t, vcpu);
+    return rc ? rc : t->ops->regs_read_with_mem(t, vcpu, out, reqs, n);
+}
+
+int tgt_regs_write_resume(struct tgt *t, int vcpu, const struct tgt_reg_write *w, size_t n,
+                          bool resume)
+{
+    int rc = check_stopped(t, t ? t->ops->regs_write_resume : NULL, "pipelined writes");
+    if (!rc)
+        rc = check_vcpu(t, vcpu);
+    for (size_t i = 0; !rc && i < n; i++)
+        if (w[i].reg < 0 || w[i].reg >= TGT_REG_COUNT)
+            rc = err_set(VMDBG_EINVAL, "no such register");
+    if (rc)
+        return rc;
+    rc = t->ops->regs_write_resume(t, vcpu, w, n, resume);
+    if (!rc && resume)
+        t->running = true;
+    return rc;
+}
+
+int tgt_dtables(struct tgt *t, int vcpu, struct tgt_dtables *out)
+{
+    int rc = check_stopped(t, t ? t->ops->dtables : NULL, "descriptor tables");
+    if (!rc)
+        rc = check_vcpu(t, vcpu);
+    return rc ? rc : t->ops->dtables(t, vcpu, out);
+}
+
 int tgt_detach(struct tgt *t)
 {
     int rc = check_op(t, t ? t->ops->detach : NULL, "detaching");

@@ -63,6 +63,28 @@ enum tgt_bp_kind {
     TGT_WP_ACCESS = 4, /* access watchpoint (Z4) */
 };
 
+/* Pipelined requests for the per-event hot path: one register read with
+ * memory reads in the same round trip, and register writes sent together
+ * with the continue (DESIGN §1, §6). */
+struct tgt_mem_req {
+    uint64_t addr;
+    size_t len;
+    void *buf;
+    int status; /* out: 0 or a negative status for this read alone */
+};
+
+struct tgt_reg_write {
+    enum tgt_reg reg;
+    uint64_t value;
+};
+
+/* Descriptor-table and task-register bases of one vCPU (not registers in
+ * QEMU's stub: read through the monitor). */
+struct tgt_dtables {
+    uint64_t idt_base, gdt_base, tr_base;
+    uint32_t idt_limit, gdt_limit;
+};
+
 /* ---- the backend interface ---------------------------------------------- */
 
 struct tgt;
@@ -86,6 +108,11 @@ struct tgt_ops {
     int (*monitor)(struct tgt *t, const char *cmd, struct buf *out);
     int (*poll_fd)(struct tgt *t);                           /* readable when a stop may be due */
     int (*detach)(struct tgt *t);                            /* leave the guest running */
+    int (*regs_read_with_mem)(struct tgt *t, int vcpu, struct tgt_regs *out,
+                              struct tgt_mem_req *reqs, size_t n);
+    int (*regs_write_resume)(struct tgt *t, int vcpu, const struct tgt_reg_write *w, size_t n,
+                             bool resume);
+    int (*dtables)(struct tgt *t, int vcpu, struct tgt_dtables *out);
     void (*close)(struct tgt *t);
 };
 
@@ -119,6 +146,16 @@ int tgt_wait(struct tgt *t, struct tgt_stop *stop, int timeout_ms);
 int tgt_monitor(struct tgt *t, const char *cmd, struct buf *out);
 int tgt_poll_fd(struct tgt *t);
 int tgt_detach(struct tgt *t);
+/* Read all registers of vcpu and, in the same round trip, n virtual memory
+ * ranges; each request gets its own status. */
+int tgt_regs_read_with_mem(struct tgt *t, int vcpu, struct tgt_regs *out,
+                           struct tgt_mem_req *reqs, size_t n);
+/* Write n registers of vcpu and, when resume is set, continue the guest in
+ * the same write (nothing is ever sent after the continue). */
+int tgt_regs_write_resume(struct tgt *t, int vcpu, const struct tgt_reg_write *w, size_t n,
+                          bool resume);
+/* IDT, GDT and TR bases of a vCPU. */
+int tgt_dtables(struct tgt *t, int vcpu, struct tgt_dtables *out);
 void tgt_close(struct tgt *t);
 
 /* ---- QMP ------------------------------------------------------------- */

@@ -5,6 +5,7 @@
  * makes m/M physical; the 7.2 stub never waits for acks, and any byte sent
  * while the guest runs stops it, so nothing is ever sent after a `c`
  * except the deliberate interrupt. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,12 +199,17 @@ static int on_vcpu(struct gdb_target *g, int vcpu, const char *main_pkt)
     return rc;
 }
 
+static int decode_g_reply(struct gdb_target *g, struct tgt_regs *out);
+
 static int gdb_regs_read(struct tgt *t, int vcpu, struct tgt_regs *out)
 {
     struct gdb_target *g = gdb_of(t);
     int rc = on_vcpu(g, vcpu, "g");
-    if (rc)
-        return rc;
+    return rc ? rc : decode_g_reply(g, out);
+}
+
+static int decode_g_reply(struct gdb_target *g, struct tgt_regs *out)
+{
     if (g->reply.data[0] == 'E')
         return err_set(VMDBG_EPROTO, "the GDB stub refused to read registers: %s",
                        g->reply.data);
@@ -222,9 +228,10 @@ static int gdb_regs_read(struct tgt *t, int vcpu, struct tgt_regs *out)
     return 0;
 }
 
-static int gdb_reg_write(struct tgt *t, int vcpu, enum tgt_reg reg, uint64_t value)
+/* "P<regnum>=<little-endian value>" for one register. */
+static int format_reg_write(struct gdb_target *g, enum tgt_reg reg, uint64_t value, char *pkt,
+                            size_t cap)
 {
-    struct gdb_target *g = gdb_of(t);
     int i = g->reg_index[reg];
     if (i < 0)
         return err_set(VMDBG_EUNSUP, "the GDB stub has no register %s", tgt_reg_names[reg]);
@@ -233,11 +240,111 @@ static int gdb_reg_write(struct tgt *t, int vcpu, enum tgt_reg reg, uint64_t val
     unsigned char le[8];
     for (size_t k = 0; k < nbytes; k++)
         le[k] = (unsigned char)(value >> (8 * k));
-    char pkt[64];
-    int n = snprintf(pkt, sizeof(pkt), "P%x=", r->regnum);
+    int n = snprintf(pkt, cap, "P%x=", r->regnum);
     rsp_hex_encode(pkt + n, le, nbytes);
-    int rc = on_vcpu(g, vcpu, pkt);
+    return 0;
+}
+
+static int gdb_reg_write(struct tgt *t, int vcpu, enum tgt_reg reg, uint64_t value)
+{
+    struct gdb_target *g = gdb_of(t);
+    char pkt[64];
+    int rc = format_reg_write(g, reg, value, pkt, sizeof(pkt));
+    if (!rc)
+        rc = on_vcpu(g, vcpu, pkt);
     return rc ? rc : expect_ok(&g->reply, "the register write");
+}
+
+#define GDB_MAX_PIPELINE 40
+
+static int gdb_regs_read_with_mem(struct tgt *t, int vcpu, struct tgt_regs *out,
+                                  struct tgt_mem_req *reqs, size_t n)
+{
+    struct gdb_target *g = gdb_of(t);
+    char sel[32], mpkt[GDB_MAX_PIPELINE][48];
+    const char *pkts[GDB_MAX_PIPELINE + 2];
+    size_t np = 0;
+    if (n > GDB_MAX_PIPELINE)
+        return err_set(VMDBG_EINVAL, "too many pipelined reads");
+    const char *s = select_vcpu(g, vcpu, sel, sizeof(sel));
+    if (s)
+        pkts[np++] = s;
+    pkts[np++] = "g";
+    for (size_t i = 0; i < n; i++) {
+        if (reqs[i].len == 0 || reqs[i].len > GDB_MEM_CHUNK)
+            return err_set(VMDBG_EINVAL, "pipelined read of %zu bytes", reqs[i].len);
+        snprintf(mpkt[i], sizeof(mpkt[i]), "m%llx,%zx", (unsigned long long)reqs[i].addr,
+                 reqs[i].len);
+        pkts[np++] = mpkt[i];
+    }
+    /* Every reply is read even after a failure, so the stream stays in step. */
+    int rc = rsp_send_many(&g->conn, pkts, np), first = 0;
+    for (size_t i = 0; !rc && i < np; i++) {
+        rc = rsp_recv(&g->conn, &g->reply, g->conn.timeout_ms);
+        if (rc)
+            break;
+        int r = 0;
+        if (pkts[i] == s) {
+            r = strcmp(g->reply.data, "OK") ? expect_ok(&g->reply, "selecting the vCPU") : 0;
+        } else if (pkts[i][0] == 'g') {
+            r = decode_g_reply(g, out);
+        } else {
+            struct tgt_mem_req *m = &reqs[i - (np - n)]; /* the m packets come last */
+            long got = g->reply.data[0] == 'E' ? -1
+                       : rsp_hex_decode(m->buf, m->len, g->reply.data, g->reply.len);
+            m->status = got == (long)m->len ? 0 : -VMDBG_EFAULT;
+        }
+        if (r && !first)
+            first = r;
+    }
+    if (!rc)
+        rc = first;
+    if (rc) {
+        g->g_thread = 0;
+        if (rc == -VMDBG_EEXITED)
+            t->exited = true;
+    }
+    return rc;
+}
+
+static int gdb_regs_write_resume(struct tgt *t, int vcpu, const struct tgt_reg_write *w,
+                                 size_t n, bool resume)
+{
+    struct gdb_target *g = gdb_of(t);
+    char sel[32], ppkt[GDB_MAX_PIPELINE][48];
+    const char *pkts[GDB_MAX_PIPELINE + 2] = {NULL};
+    size_t np = 0;
+    if (n > GDB_MAX_PIPELINE)
+        return err_set(VMDBG_EINVAL, "too many pipelined writes");
+    const char *s = n ? select_vcpu(g, vcpu, sel, sizeof(sel)) : NULL;
+    if (s)
+        pkts[np++] = s;
+    for (size_t i = 0; i < n; i++) {
+        int rc = format_reg_write(g, w[i].reg, w[i].value, ppkt[i], sizeof(ppkt[i]));
+        if (rc)
+            return rc;
+        pkts[np++] = ppkt[i];
+    }
+    size_t replies = np;
+    if (resume)
+        pkts[np++] = "c";
+    int rc = rsp_send_many(&g->conn, pkts, np), first = 0;
+    /* The writes' replies come before anything the continue produces; all
+     * are read, so the stream stays in step after a refusal. */
+    for (size_t i = 0; !rc && i < replies; i++) {
+        rc = rsp_recv(&g->conn, &g->reply, g->conn.timeout_ms);
+        if (!rc && strcmp(g->reply.data, "OK") && !first)
+            first = err_set(VMDBG_EPROTO, "the GDB stub refused '%s': %.40s", pkts[i],
+                            g->reply.data);
+    }
+    if (!rc)
+        rc = first;
+    if (rc) {
+        g->g_thread = 0;
+        if (rc == -VMDBG_EEXITED)
+            t->exited = true;
+    }
+    return rc;
 }
 
 /* Physical accesses are bracketed by QEMU's PhyMemMode switch, pipelined. */
@@ -452,6 +559,58 @@ static int gdb_monitor(struct tgt *t, const char *cmd, struct buf *out)
     return rc;
 }
 
+/* Parse "IDT=     base limit" style lines of one CPU's section of HMP
+ * `info registers -a` (sections start with "CPU#N"). */
+static int parse_dtables(const char *text, int vcpu, struct tgt_dtables *out)
+{
+    char header[16];
+    snprintf(header, sizeof(header), "CPU#%d", vcpu);
+    const char *sec = strstr(text, header);
+    if (!sec && vcpu == 0)
+        sec = text; /* a single-CPU listing may have no header */
+    if (!sec)
+        return err_set(VMDBG_EPROTO, "the monitor did not list vCPU %d", vcpu);
+    const char *end = strstr(sec + 1, "CPU#");
+    static const struct {
+        const char *key;
+        bool has_selector;
+        size_t base_off, limit_off;
+    } fields[] = {
+        {"IDT=", false, offsetof(struct tgt_dtables, idt_base),
+         offsetof(struct tgt_dtables, idt_limit)},
+        {"GDT=", false, offsetof(struct tgt_dtables, gdt_base),
+         offsetof(struct tgt_dtables, gdt_limit)},
+        {"TR =", true, offsetof(struct tgt_dtables, tr_base), 0},
+    };
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < ARRAY_LEN(fields); i++) {
+        const char *p = strstr(sec, fields[i].key);
+        if (!p || (end && p > end))
+            return err_set(VMDBG_EPROTO, "the monitor's register dump has no %s", fields[i].key);
+        p += strlen(fields[i].key);
+        char *e;
+        if (fields[i].has_selector)
+            strtoul(p, &e, 16), p = e;
+        unsigned long long base = strtoull(p, &e, 16);
+        unsigned long limit = strtoul(e, NULL, 16);
+        *(uint64_t *)((char *)out + fields[i].base_off) = base;
+        if (fields[i].limit_off)
+            *(uint32_t *)((char *)out + fields[i].limit_off) = (uint32_t)limit;
+    }
+    return 0;
+}
+
+static int gdb_dtables(struct tgt *t, int vcpu, struct tgt_dtables *out)
+{
+    struct buf text;
+    buf_init(&text);
+    int rc = gdb_monitor(t, "info registers -a", &text);
+    if (!rc)
+        rc = parse_dtables(text.data ? text.data : "", vcpu, out);
+    buf_free(&text);
+    return rc;
+}
+
 static int gdb_poll_fd(struct tgt *t)
 {
     return gdb_of(t)->conn.fd;
@@ -492,6 +651,9 @@ static const struct tgt_ops gdb_ops = {
     .monitor = gdb_monitor,
     .poll_fd = gdb_poll_fd,
     .detach = gdb_detach,
+    .regs_read_with_mem = gdb_regs_read_with_mem,
+    .regs_write_resume = gdb_regs_write_resume,
+    .dtables = gdb_dtables,
     .close = gdb_close,
 };
 

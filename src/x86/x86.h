@@ -4,6 +4,7 @@
 #ifndef VMDBG_X86_H
 #define VMDBG_X86_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,57 @@ int x86_decode(const uint8_t *code, size_t len, uint64_t addr, int bits, struct 
 
 /* Length of the instruction at code, 0 if invalid (disassemble_len). */
 int x86_insn_len(const uint8_t *code, size_t len, int bits);
+
+/* ---- descriptors ------------------------------------------------------ */
+
+/* A 64-bit IDT gate (16 bytes). */
+struct x86_gate {
+    uint64_t offset;   /* handler address */
+    uint16_t selector;
+    uint8_t ist;
+    uint8_t type;      /* 0xe interrupt gate, 0xf trap gate */
+    uint8_t dpl;
+    bool present;
+};
+
+void x86_decode_gate(const uint8_t raw[16], struct x86_gate *out);
+
+/* A code or data segment descriptor (8 bytes of the GDT). */
+struct x86_segdesc {
+    uint32_t base, limit;
+    uint8_t type, dpl;
+    bool system;       /* S=0: a system descriptor (TSS, LDT, gates) */
+    bool present, long_mode, db, granularity;
+};
+
+void x86_decode_segdesc(uint64_t raw, struct x86_segdesc *out);
+/* The byte of a descriptor that holds P (bit 7), DPL and type. */
+#define X86_DESC_ACCESS_BYTE 5
+
+/* An exception frame pushed on a 64-bit stack, without error code. */
+struct x86_iret_frame {
+    uint64_t rip, cs, rflags, rsp, ss;
+};
+
+#define X86_RFLAGS_FIXED 0x2ull
+#define X86_RFLAGS_TF (1ull << 8)
+#define X86_RFLAGS_IF (1ull << 9)
+#define X86_RFLAGS_RF (1ull << 16)
+#define X86_RFLAGS_AC (1ull << 18)
+/* Bits SYSRET keeps from R11 (the rest are reserved or cleared). */
+#define X86_SYSRET_RFLAGS_MASK 0x3C7FD7ull
+#define X86_EFER_SCE 1ull
+#define X86_EFER_LMA (1ull << 10)
+
+static inline bool x86_is_user_half(uint64_t addr)
+{
+    return addr < 0x0000800000000000ull;
+}
+
+static inline bool x86_is_kernel_half(uint64_t addr)
+{
+    return addr >= 0xffff800000000000ull;
+}
 
 /* Release the cached Capstone handles (at exit; optional). */
 void x86_cleanup(void);

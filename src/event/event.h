@@ -1,0 +1,151 @@
+/* event.h — what the event layer offers: HyperDbg's events (registry, ids
+ * and tags, options, enable/disable/clear), their actions (break, script,
+ * custom code, condition) and dispatch in HyperDbg's order. It knows
+ * nothing about how a hit is trapped: src/trap finds hits and calls
+ * ev_dispatch; this layer decides what happens. */
+#ifndef VMDBG_EVENT_H
+#define VMDBG_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "target.h"
+
+/* HyperDbg's VMM_EVENT_TYPE_ENUM values for the events vmdbg has. */
+enum ev_type {
+    EV_SYSCALL = 9,  /* SYSCALL_HOOK_EFER_SYSCALL: !syscall, !syscall2 */
+    EV_SYSRET = 10,  /* SYSCALL_HOOK_EFER_SYSRET: !sysret, !sysret2 */
+    EV_MODE = 25,    /* TRAP_EXECUTION_MODE_CHANGED: !mode */
+};
+
+enum ev_stage { EV_STAGE_PRE = 1, EV_STAGE_POST = 2, EV_STAGE_ALL = 3 };
+
+#define EV_ALL 0xffffffffu          /* pid/core "all", syscall number "all" */
+#define EV_TAG_SEED 0x1000000u      /* tag = seed + id */
+#define EV_ID_ALL UINT64_MAX        /* events e|d|c all */
+#define EV_MAX_OUTPUTS 5
+#define EV_BUFFER_LIMIT 1000        /* HyperDbg refuses buffer sizes >= 1000 (decimal) */
+
+/* OptionalParam2 of the syscall/sysret events: the two variants. */
+enum ev_variant { EV_VARIANT_SAFE = 0, EV_VARIANT_ALL_UD = 1 };
+/* OptionalParam1 of !mode. */
+enum ev_mode { EV_MODE_KERNEL = 0, EV_MODE_BOTH = 1, EV_MODE_USER = 3 };
+
+struct ev_native;  /* custom code or condition, executable in vmdbg */
+struct scr_program;
+
+struct ev_event {
+    uint32_t id;
+    uint64_t tag;
+    enum ev_type type;
+    bool enabled;
+    uint32_t core;             /* EV_ALL or a vCPU index */
+    uint32_t pid;              /* EV_ALL or a process id (Linux tgid) */
+    bool sc_default;           /* sc on|off */
+    enum ev_stage stage;
+    uint64_t param[6];         /* OptionalParam1..6 */
+    bool imm;                  /* immediate messages */
+    uint32_t buffer_size;
+    uint8_t *buffer;           /* zeroed, shared by the event's actions */
+    struct scr_program *script;
+    struct ev_native *code;
+    struct ev_native *condition;
+    bool action_break;         /* no script and no code: break to the prompt */
+    char *outputs[EV_MAX_OUTPUTS];
+    int noutputs;
+    char *text;                /* the command as typed */
+    uint64_t hits;             /* times its actions ran */
+};
+
+/* The process a hit belongs to, when the OS layer knows it. */
+struct ev_task {
+    bool known;
+    uint64_t pid, tid;         /* Linux: tgid and pid */
+    uint64_t proc, thread;     /* task_struct of the leader / of the thread */
+    char comm[16];
+};
+
+/* One occurrence of a trapped event, as the actions see it. regs is the
+ * architectural state of the vCPU at the event (for !syscall: the user
+ * state at the SYSCALL instruction, not the trap's); actions may change it
+ * and the trap layer writes the changes back. */
+struct ev_hit {
+    enum ev_type type;
+    int vcpu;
+    uint64_t context;
+    struct tgt_regs regs;
+    uint64_t dirty;            /* bit per register changed by actions */
+    struct ev_task task;
+    bool short_circuit;        /* the final decision of the pre stage */
+    bool post_required;        /* some event wants the post stage */
+    /* resumable dispatch position (after a break) */
+    enum ev_stage cur_stage;
+    size_t next;
+    struct ev_event *broke;    /* the event whose break stopped the dispatch */
+};
+
+enum ev_outcome { EV_DONE = 0, EV_BREAK = 1 };
+
+/* What the engine needs from its environment: guest memory for scripts,
+ * the current task for pid filters, and where messages go. */
+struct ev_host {
+    void *ctx;
+    int (*mem_read)(void *ctx, int vcpu, uint64_t addr, void *buf, size_t len, bool phys);
+    int (*mem_write)(void *ctx, int vcpu, uint64_t addr, const void *buf, size_t len, bool phys);
+    /* Fill hit->task; return a negative status when the OS is unknown. */
+    int (*task)(void *ctx, struct ev_hit *hit);
+    /* True when pid filters can work (an OS profile is loaded). */
+    bool (*has_os)(void *ctx);
+    int (*vcpu_count)(void *ctx);
+    FILE *out; /* where event messages go */
+};
+
+struct ev_engine;
+
+struct ev_engine *ev_engine_new(const struct ev_host *host);
+void ev_engine_free(struct ev_engine *e);
+
+/* Create an event from a command line ("!syscall 6e pid 5 script {...}").
+ * Everything is validated first: a refused command changes nothing. */
+int ev_create(struct ev_engine *e, const char *line);
+
+/* `events ...`: list, e|d|c ID|all, sc on|off. */
+int ev_events_cmd(struct ev_engine *e, int argc, char **argv);
+
+/* Enable (1), disable (0) or clear (-1) one event or all (EV_ID_ALL). */
+int ev_modify(struct ev_engine *e, uint64_t id, int how);
+
+/* Does an enabled event of this type exist? Then the trap layer keeps its
+ * mechanism armed on the vCPUs in *cores (bit per vCPU, all bits for
+ * "all"), with the variant of the newest such event. Disabled events cost
+ * nothing: their mechanism is removed until one is enabled again. */
+bool ev_type_needed(const struct ev_engine *e, enum ev_type type, uint64_t *cores,
+                    enum ev_variant *variant);
+
+/* Run the stage for a hit, from its saved position. Returns EV_BREAK when
+ * an event's break action stops it (call again to continue), EV_DONE when
+ * every event has been through. */
+enum ev_outcome ev_dispatch(struct ev_engine *e, struct ev_hit *hit, enum ev_stage stage);
+/* Prepare a hit for its first dispatch. */
+void ev_hit_init(struct ev_hit *hit, enum ev_type type, int vcpu, uint64_t context,
+                 const struct tgt_regs *regs);
+
+/* `events sc on|off` at a break: the short-circuit decision of the hit
+ * being dispatched. */
+void ev_set_pending_sc(struct ev_engine *e, bool on);
+/* The hit the engine is in the middle of (at a break), or NULL. */
+void ev_set_current_hit(struct ev_engine *e, struct ev_hit *hit);
+
+/* Messages held by `imm no` events: print them now. */
+void ev_flush_messages(struct ev_engine *e);
+/* Counters: events delivered (actions run), per engine. */
+uint64_t ev_delivered(const struct ev_engine *e);
+
+/* Parse HyperDbg's hex code/condition buffer text ("90 90", "\x90\x90",
+ * "0x9090"): strips prefixes and blanks, pads an odd count with a leading
+ * 0, appends c3 (RET). Returns the byte count or a negative status. */
+int ev_parse_hex_code(const char *text, uint8_t *out, size_t cap);
+
+#endif

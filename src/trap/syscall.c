@@ -1,0 +1,247 @@
+/* syscall.c — the SYSCALL hook (DESIGN §3): with EFER.SCE cleared a user
+ * SYSCALL raises #UD; a breakpoint on the #UD handler sees it with the
+ * hardware frame on the kernel stack. Variant 1 (!syscall) checks the
+ * instruction bytes, variant 2 (!syscall2) trusts a user RIP and CS.
+ * Everything else is a genuine #UD and goes to the guest untouched. */
+#include <string.h>
+
+#include "internal.h"
+
+#define UD_VECTOR 6
+/* RFLAGS bits set for the learning step: those FMASK may clear and that
+ * are harmless for one SYSCALL instruction at CPL3. */
+#define LEARN_PROBE_FLAGS 0x247ed5ull
+
+static uint64_t le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Find the #UD handler and how to step past its first instruction; learn
+ * each vCPU's GDT. -VMDBG_ESTATE while the kernel has not set them up. */
+int sc_prepare(struct trap *tr)
+{
+    if (tr->ud_known)
+        return 0;
+    struct tgt_dtables dt;
+    for (int v = 0; v < tr->nvcpus; v++) {
+        int rc = tgt_dtables(tr->t, v, &dt);
+        if (rc)
+            return rc;
+        tr->gdt_base[v] = dt.gdt_base;
+    }
+    if (tgt_dtables(tr->t, 0, &dt) || dt.idt_limit < (UD_VECTOR + 1) * 16 - 1 ||
+        !x86_is_kernel_half(dt.idt_base))
+        return -VMDBG_ESTATE;
+    uint8_t raw[16];
+    struct x86_gate gate;
+    if (tgt_mem_read(tr->t, 0, dt.idt_base + UD_VECTOR * 16, raw, sizeof(raw), false))
+        return -VMDBG_ESTATE;
+    x86_decode_gate(raw, &gate);
+    if (!gate.present || !x86_is_kernel_half(gate.offset))
+        return -VMDBG_ESTATE;
+    uint8_t first[3];
+    if (tgt_mem_read(tr->t, 0, gate.offset, first, sizeof(first), false))
+        return -VMDBG_ESTATE;
+    static const uint8_t clac[3] = {0x0f, 0x01, 0xca}, nop3[3] = {0x0f, 0x1f, 0x00},
+                         nops[3] = {0x90, 0x90, 0x90};
+    tr->ud_pass = !memcmp(first, clac, 3)                                ? PASS_CLAC
+                  : !memcmp(first, nop3, 3) || !memcmp(first, nops, 3) ? PASS_NOP3
+                                                                         : PASS_STEP;
+    tr->ud_handler = gate.offset;
+    tr->ud_known = true;
+    return 0;
+}
+
+/* Clear EFER.SCE on the vCPUs in want, restore it on the others. A vCPU
+ * whose kernel has not enabled SYSCALL yet (SCE=0, not ours) waits. */
+int sc_arm_vcpus(struct trap *tr, uint64_t want)
+{
+    for (int v = 0; v < tr->nvcpus; v++) {
+        uint64_t bit = 1ull << v;
+        bool wanted = want & bit, cleared = tr->sce_cleared & bit;
+        if (wanted == cleared)
+            continue;
+        struct tgt_regs regs;
+        int rc = tgt_regs_read(tr->t, v, &regs);
+        if (rc)
+            return rc;
+        if (wanted && !(regs.v[TGT_EFER] & X86_EFER_SCE)) {
+            tr->waiting = true;
+            continue;
+        }
+        rc = trap_set_sce(tr, v, &regs, !wanted);
+        if (rc)
+            return rc;
+        tr->sce_cleared ^= bit;
+    }
+    return 0;
+}
+
+/* Is this selector a 64-bit code segment in the vCPU's GDT? (A 32-bit
+ * process's SYSCALL must not be emulated as a 64-bit one.) */
+static bool is_long_cs(struct trap *tr, int vcpu, uint64_t selector)
+{
+    unsigned idx = (unsigned)(selector >> 3);
+    if (idx < 64 && (tr->long_cs_known >> idx & 1))
+        return tr->long_cs >> idx & 1;
+    uint8_t raw[8];
+    bool is_long = false;
+    if (!(selector & 4) && tgt_mem_read(tr->t, vcpu, tr->gdt_base[vcpu] + idx * 8ull, raw, 8,
+                                        false) == 0) {
+        struct x86_segdesc d;
+        x86_decode_segdesc(le64(raw), &d);
+        is_long = d.long_mode;
+    }
+    if (idx < 64) {
+        tr->long_cs_known |= 1ull << idx;
+        tr->long_cs = (tr->long_cs & ~(1ull << idx)) | (uint64_t)is_long << idx;
+    }
+    return is_long;
+}
+
+int sc_passthrough(struct trap *tr, int vcpu, const struct tgt_regs *regs)
+{
+    tr->st.passed++;
+    if (tr->ud_pass == PASS_STEP) {
+        struct tgt_regs after;
+        int rc = trap_step_for_real(tr, vcpu, &after);
+        return rc ? rc : tgt_resume(tr->t);
+    }
+    struct tgt_regs want = *regs, have = *regs;
+    want.v[TGT_RIP] += 3;
+    if (tr->ud_pass == PASS_CLAC)
+        want.v[TGT_RFLAGS] &= ~X86_RFLAGS_AC;
+    return trap_write_regs(tr, vcpu, &want, &have, true);
+}
+
+/* The frame and the instruction bytes: from the speculative reads when
+ * they were at the right addresses, else read now. */
+static int read_frame(struct trap *tr, int vcpu, uint64_t rsp, const struct tgt_mem_req *spec,
+                      struct x86_iret_frame *f)
+{
+    uint8_t raw[40];
+    const uint8_t *src = raw;
+    if (spec[0].status == 0 && spec[0].addr == rsp)
+        src = spec[0].buf;
+    else if (tgt_mem_read(tr->t, vcpu, rsp, raw, sizeof(raw), false))
+        return -VMDBG_EFAULT;
+    tr->spec_frame[vcpu] = rsp;
+    *f = (struct x86_iret_frame){le64(src), le64(src + 8), le64(src + 16), le64(src + 24),
+                                 le64(src + 32)};
+    return 0;
+}
+
+static bool insn_is_syscall(struct trap *tr, int vcpu, uint64_t rip,
+                            const struct tgt_mem_req *spec)
+{
+    uint8_t raw[2];
+    const uint8_t *b = raw;
+    if (spec[1].status == 0 && spec[1].addr == rip)
+        b = spec[1].buf;
+    else if (tgt_mem_read(tr->t, vcpu, rip, raw, sizeof(raw), false))
+        return false; /* unreadable: a genuine #UD for the guest to handle */
+    tr->spec_rip[vcpu] = rip;
+    return b[0] == 0x0f && b[1] == 0x05;
+}
+
+int sc_on_ud(struct trap *tr, int vcpu, const struct tgt_regs *regs, struct tgt_mem_req *spec,
+             enum trap_verdict *verdict)
+{
+    struct x86_iret_frame f;
+    *verdict = TRAP_RESUMED;
+    if (read_frame(tr, vcpu, regs->v[TGT_RSP], spec, &f) || (f.cs & 3) != 3 ||
+        !(tr->sce_cleared & (1ull << vcpu)))
+        return sc_passthrough(tr, vcpu, regs);
+    bool syscall = tr->syscall_variant == EV_VARIANT_ALL_UD
+                       ? x86_is_user_half(f.rip)
+                       : insn_is_syscall(tr, vcpu, f.rip, spec);
+    if (!syscall)
+        return sc_passthrough(tr, vcpu, regs);
+
+    struct pending_hit *p = &tr->p;
+    memset(p, 0, sizeof(*p));
+    p->active = true;
+    p->phase = EV_STAGE_PRE;
+    p->insn_len = 2;
+    p->compat = !is_long_cs(tr, vcpu, f.cs);
+    p->guest = *regs;
+    struct tgt_regs pre = *regs; /* the user state at the SYSCALL instruction */
+    pre.v[TGT_RIP] = f.rip;
+    pre.v[TGT_CS] = f.cs;
+    pre.v[TGT_RFLAGS] = f.rflags;
+    pre.v[TGT_RSP] = f.rsp;
+    pre.v[TGT_SS] = f.ss;
+    uint64_t context = p->compat ? (uint32_t)regs->v[TGT_RAX] : regs->v[TGT_RAX];
+    ev_hit_init(&p->hit, EV_SYSCALL, vcpu, context, &pre);
+    tr->st.syscalls++;
+    if (!ev_type_needed(tr->e, EV_SYSCALL, NULL, NULL)) {
+        /* armed only to learn LSTAR for !sysret: no events to run */
+        int rc = sc_complete(tr, COMPLETE_STEP);
+        p->active = false;
+        if (!rc)
+            rc = trap_sync(tr);
+        return rc ? rc : trap_write_regs(tr, vcpu, &p->hit.regs, &p->guest, true);
+    }
+    return trap_run_hit(tr, verdict);
+}
+
+/* Run the SYSCALL for real: SCE on for one step. The first time, probe
+ * flags reveal FMASK, and the landing point is LSTAR. */
+static int complete_by_step(struct trap *tr)
+{
+    struct pending_hit *p = &tr->p;
+    int vcpu = p->hit.vcpu;
+    bool learn = !p->compat && !tr->syscall_learned;
+    struct tgt_regs want = p->hit.regs, after;
+    if (learn)
+        want.v[TGT_RFLAGS] |= LEARN_PROBE_FLAGS;
+    want.v[TGT_EFER] |= X86_EFER_SCE;
+    int rc = trap_write_regs(tr, vcpu, &want, &p->guest, false);
+    if (!rc)
+        rc = trap_step_for_real(tr, vcpu, &after);
+    if (rc)
+        return rc;
+    p->guest = after;
+    if (learn) {
+        tr->lstar = after.v[TGT_RIP];
+        tr->kernel_cs = (uint16_t)after.v[TGT_CS];
+        tr->fmask = ((want.v[TGT_RFLAGS] & ~after.v[TGT_RFLAGS]) | X86_RFLAGS_TF |
+                     X86_RFLAGS_RF) & ~X86_RFLAGS_FIXED;
+        tr->syscall_learned = true;
+        after.v[TGT_R11] = p->hit.regs.v[TGT_RFLAGS] & ~X86_RFLAGS_RF; /* undo the probe */
+        fprintf(tr->out, "vmdbg: learned LSTAR=%016llx FMASK=%llx kernel CS=%x\n",
+                (unsigned long long)tr->lstar, (unsigned long long)tr->fmask, tr->kernel_cs);
+    } else if (p->compat && !tr->warned_compat) {
+        tr->warned_compat = true;
+        fprintf(tr->out, "vmdbg: a 32-bit process made a SYSCALL: it is run for real under a "
+                         "single-step, not emulated\n");
+    }
+    if (tr->sce_cleared & (1ull << vcpu))
+        after.v[TGT_EFER] &= ~X86_EFER_SCE;
+    p->hit.regs = after;
+    return 0;
+}
+
+int sc_complete(struct trap *tr, enum completion how)
+{
+    struct tgt_regs *r = &tr->p.hit.regs;
+    if (how == COMPLETE_SKIP) { /* past the instruction, nothing else changes */
+        r->v[TGT_RIP] += 2;
+        return 0;
+    }
+    if (how == COMPLETE_STEP || tr->p.compat || !tr->syscall_learned)
+        return complete_by_step(tr);
+    /* SYSCALL, as the SDM defines it (reference §1.4). */
+    uint64_t rflags = r->v[TGT_RFLAGS];
+    r->v[TGT_RCX] = r->v[TGT_RIP] + 2;
+    r->v[TGT_R11] = rflags & ~X86_RFLAGS_RF;
+    r->v[TGT_RFLAGS] = (rflags & ~(tr->fmask | X86_RFLAGS_RF)) | X86_RFLAGS_FIXED;
+    r->v[TGT_CS] = tr->kernel_cs;
+    r->v[TGT_SS] = tr->kernel_cs + 8u;
+    r->v[TGT_RIP] = tr->lstar;
+    return 0;
+}

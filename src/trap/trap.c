@@ -1,0 +1,255 @@
+/* trap.c — the trap layer's core: arming to match the events, classifying
+ * stops, running a hit through its stages, and writing back only the
+ * registers that changed (pipelined with the continue). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define STEP_TIMEOUT_MS 5000
+
+int trap_new(struct tgt *t, struct ev_engine *e, FILE *out, struct trap **trp)
+{
+    struct trap *tr = calloc(1, sizeof(*tr));
+    if (!tr)
+        return err_set(VMDBG_ENOMEM, "out of memory");
+    tr->t = t;
+    tr->e = e;
+    tr->out = out ? out : stdout;
+    int n = tgt_vcpu_count(t);
+    tr->nvcpus = n > 0 ? (n > TRAP_MAX_VCPUS ? TRAP_MAX_VCPUS : n) : 1;
+    *trp = tr;
+    return 0;
+}
+
+void trap_free(struct trap *tr)
+{
+    if (!tr)
+        return;
+    if (!tr->t->exited && !tr->t->running) {
+        /* Leave the guest as it was: SCE back on, breakpoints out. */
+        sc_arm_vcpus(tr, 0);
+        if (tr->ud_bp && tgt_breakpoint(tr->t, TGT_BP_SW, tr->ud_handler, 1, false) == 0)
+            tr->ud_bp = false;
+        sr_arm(tr, false);
+    }
+    free(tr);
+}
+
+/* Registers the trap layer may write, in the order they must be written:
+ * CS before SS (the stub takes CPL from the SS descriptor it loads). */
+static const enum tgt_reg writable[] = {
+    TGT_RAX, TGT_RBX, TGT_RCX, TGT_RDX, TGT_RSI, TGT_RDI, TGT_RBP, TGT_RSP,
+    TGT_R8,  TGT_R9,  TGT_R10, TGT_R11, TGT_R12, TGT_R13, TGT_R14, TGT_R15,
+    TGT_RFLAGS, TGT_CS, TGT_SS, TGT_DS, TGT_ES, TGT_FS, TGT_GS,
+    TGT_FS_BASE, TGT_GS_BASE, TGT_K_GS_BASE, TGT_CR0, TGT_CR2, TGT_CR3, TGT_CR4, TGT_CR8,
+    TGT_EFER, TGT_RIP,
+};
+
+/* Write every register where want differs from have (the vCPU's current
+ * values), then continue if asked, all in one round trip; have becomes
+ * want. */
+int trap_write_regs(struct trap *tr, int vcpu, const struct tgt_regs *want,
+                    struct tgt_regs *have, bool resume)
+{
+    struct tgt_reg_write w[ARRAY_LEN(writable)];
+    size_t n = 0;
+    for (size_t i = 0; i < ARRAY_LEN(writable); i++) {
+        enum tgt_reg r = writable[i];
+        if (want->v[r] != have->v[r] && (want->valid & (1ull << r)))
+            w[n++] = (struct tgt_reg_write){r, want->v[r]};
+    }
+    int rc = tgt_regs_write_resume(tr->t, vcpu, w, n, resume);
+    if (!rc)
+        *have = *want;
+    return rc;
+}
+
+int trap_set_sce(struct trap *tr, int vcpu, struct tgt_regs *regs, bool on)
+{
+    uint64_t efer = on ? regs->v[TGT_EFER] | X86_EFER_SCE : regs->v[TGT_EFER] & ~X86_EFER_SCE;
+    if (efer == regs->v[TGT_EFER])
+        return 0;
+    int rc = tgt_reg_write(tr->t, vcpu, TGT_EFER, efer);
+    if (!rc)
+        regs->v[TGT_EFER] = efer;
+    return rc;
+}
+
+/* Execute one instruction for real: used to learn what the stub cannot read
+ * (LSTAR, STAR, FMASK) and for instructions vmdbg does not emulate. */
+int trap_step_for_real(struct trap *tr, int vcpu, struct tgt_regs *after)
+{
+    struct tgt_stop stop;
+    int rc = tgt_step(tr->t, vcpu, &stop);
+    if (rc)
+        return rc;
+    tr->st.steps++;
+    if (stop.reason == TGT_STOP_EXITED)
+        return err_set(VMDBG_EEXITED, "the guest exited during a single-step");
+    return tgt_regs_read(tr->t, vcpu, after);
+}
+
+int trap_sync(struct trap *tr)
+{
+    if (tr->t->exited)
+        return 0;
+    if (tr->t->running)
+        return err_set(VMDBG_ESTATE, "the guest must be stopped to arm events");
+    uint64_t sc_cores = 0;
+    enum ev_variant variant = EV_VARIANT_SAFE;
+    bool need_sc = ev_type_needed(tr->e, EV_SYSCALL, &sc_cores, &variant);
+    tr->syscall_variant = variant;
+    bool need_sr = ev_type_needed(tr->e, EV_SYSRET, NULL, &variant);
+    tr->sysret_variant = variant;
+    tr->waiting = false;
+    /* !sysret alone still needs one SYSCALL trapped, to learn LSTAR. */
+    bool want_ud = need_sc || (need_sr && !tr->syscall_learned);
+    uint64_t want_cores = need_sc ? sc_cores : UINT64_MAX;
+    int rc = 0;
+    if (want_ud) {
+        rc = sc_prepare(tr);
+        if (rc == -VMDBG_ESTATE) { /* the kernel has no #UD handler yet */
+            tr->waiting = true;
+            return 0;
+        }
+        if (!rc)
+            rc = sc_arm_vcpus(tr, want_cores);
+        if (!rc && !tr->ud_bp) {
+            rc = tgt_breakpoint(tr->t, TGT_BP_SW, tr->ud_handler, 1, true);
+            tr->ud_bp = rc == 0;
+        }
+    } else {
+        rc = sc_arm_vcpus(tr, 0);
+        if (!rc && tr->ud_bp) {
+            rc = tgt_breakpoint(tr->t, TGT_BP_SW, tr->ud_handler, 1, false);
+            tr->ud_bp = rc != 0;
+        }
+    }
+    if (!rc)
+        rc = sr_arm(tr, need_sr && tr->syscall_learned);
+    return rc;
+}
+
+bool trap_waiting(const struct trap *tr)
+{
+    return tr->waiting;
+}
+
+/* Run the pending hit from its current phase: pre stage, completion of the
+ * instruction, post stage, write-back and continue. Stops at a break. */
+int trap_run_hit(struct trap *tr, enum trap_verdict *verdict)
+{
+    struct pending_hit *p = &tr->p;
+    int vcpu = p->hit.vcpu;
+    int rc = 0;
+    if (p->phase == EV_STAGE_PRE) {
+        if (ev_dispatch(tr->e, &p->hit, EV_STAGE_PRE) == EV_BREAK) {
+            p->broke_stage = EV_STAGE_PRE;
+            /* The prompt shows the architectural state at the event. */
+            rc = trap_write_regs(tr, vcpu, &p->hit.regs, &p->guest, false);
+            *verdict = TRAP_BREAK;
+            return rc;
+        }
+        enum completion how = p->hit.short_circuit ? COMPLETE_SKIP : COMPLETE_EMULATE;
+        rc = p->hit.type == EV_SYSCALL ? sc_complete(tr, how) : sr_complete(tr, how);
+        if (rc) {
+            p->active = false;
+            return rc;
+        }
+        p->phase = EV_STAGE_POST;
+        p->hit.dirty = 0;
+    }
+    if (p->hit.post_required && ev_dispatch(tr->e, &p->hit, EV_STAGE_POST) == EV_BREAK) {
+        p->broke_stage = EV_STAGE_POST;
+        rc = trap_write_regs(tr, vcpu, &p->hit.regs, &p->guest, false);
+        *verdict = TRAP_BREAK;
+        return rc;
+    }
+    p->active = false;
+    rc = trap_sync(tr); /* scripts may have enabled, disabled or cleared events */
+    if (!rc)
+        rc = trap_write_regs(tr, vcpu, &p->hit.regs, &p->guest, true);
+    *verdict = TRAP_RESUMED;
+    return rc;
+}
+
+int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict *verdict)
+{
+    *verdict = TRAP_NOT_OURS;
+    if (stop->reason != TGT_STOP_TRAP || (!tr->ud_bp && !tr->sysret_bps))
+        return 0;
+    uint64_t t0 = now_ns();
+    int vcpu = stop->vcpu >= 0 && stop->vcpu < tr->nvcpus ? stop->vcpu : 0;
+    /* One round trip: all registers, plus the #UD frame and the
+     * instruction where the last hit on this vCPU had them. */
+    uint8_t frame[40], insn[2];
+    struct tgt_mem_req spec[2] = {
+        {.addr = tr->spec_frame[vcpu], .len = sizeof(frame), .buf = frame},
+        {.addr = tr->spec_rip[vcpu], .len = sizeof(insn), .buf = insn},
+    };
+    size_t nspec = tr->ud_bp && tr->spec_frame[vcpu] ? 2 : 0;
+    struct tgt_regs regs;
+    int rc = tgt_regs_read_with_mem(tr->t, vcpu, &regs, spec, nspec);
+    if (rc)
+        return rc;
+    if (nspec == 0)
+        spec[0].status = spec[1].status = -VMDBG_EFAULT;
+    uint64_t rip = regs.v[TGT_RIP];
+    if (tr->ud_bp && rip == tr->ud_handler)
+        rc = sc_on_ud(tr, vcpu, &regs, spec, verdict);
+    else if (tr->sysret_bps && sr_is_sysret(tr, rip))
+        rc = sr_on_hit(tr, vcpu, &regs, verdict);
+    else
+        return 0;
+    tr->st.stops++;
+    tr->st.handler_ns += now_ns() - t0;
+    return rc;
+}
+
+bool trap_hit_pending(const struct trap *tr)
+{
+    return tr->p.active;
+}
+
+const struct ev_event *trap_break_event(const struct trap *tr, enum ev_stage *stage)
+{
+    if (!tr->p.active)
+        return NULL;
+    if (stage)
+        *stage = tr->p.broke_stage;
+    return tr->p.hit.broke;
+}
+
+int trap_continue(struct trap *tr, enum trap_verdict *verdict)
+{
+    if (!tr->p.active)
+        return err_set(VMDBG_ESTATE, "no event is waiting");
+    /* The user may have changed registers at the prompt: start from them. */
+    int rc = tgt_regs_read(tr->t, tr->p.hit.vcpu, &tr->p.guest);
+    if (rc)
+        return rc;
+    uint64_t keep_valid = tr->p.hit.regs.valid;
+    tr->p.hit.regs = tr->p.guest;
+    tr->p.hit.regs.valid |= keep_valid;
+    return trap_run_hit(tr, verdict);
+}
+
+void trap_describe(const struct trap *tr, FILE *out)
+{
+    if (tr->ud_bp)
+        fprintf(out, "syscall hook: armed (EFER.SCE cleared on vCPUs %llx, #UD handler %016llx)%s\n",
+                (unsigned long long)tr->sce_cleared, (unsigned long long)tr->ud_handler,
+                tr->syscall_learned ? "" : ", learning LSTAR at the first SYSCALL");
+    if (tr->sysret_bps)
+        fprintf(out, "sysret hook: armed (%d SYSRETQ breakpoint%s)\n", tr->nsysret,
+                tr->nsysret == 1 ? "" : "s");
+    if (tr->waiting)
+        fprintf(out, "waiting: the guest kernel has not set up its IDT and EFER.SCE yet; "
+                     "events are armed when it has\n");
+}
+
+const struct trap_stats *trap_stats(const struct trap *tr)
+{
+    return &tr->st;
+}

@@ -1,0 +1,62 @@
+/* trap.h — what the trap layer offers: the mechanisms that turn guest
+ * events into stops (DESIGN §3), classification of each stop, emulation of
+ * the trapped instruction, and exact restoration when events are cleared.
+ *
+ *  - SYSCALL: EFER.SCE cleared, a breakpoint on the #UD handler (IDT gate
+ *    6); a user #UD on `0f 05` is a SYSCALL and is emulated.
+ *  - SYSRET: breakpoints on the kernel's SYSRETQ instructions, found by
+ *    disassembling the syscall entry (LSTAR), emulated there.
+ *
+ * LSTAR, STAR and FMASK are not readable through QEMU's stub; they are
+ * learned by letting the first trapped SYSCALL (and SYSRET) run for real
+ * under a single-step, with probe flags that reveal FMASK. */
+#ifndef VMDBG_TRAP_H
+#define VMDBG_TRAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "event.h"
+#include "target.h"
+
+struct trap;
+
+enum trap_verdict {
+    TRAP_NOT_OURS, /* a stop no mechanism caused: the caller decides */
+    TRAP_RESUMED,  /* handled, the guest runs again */
+    TRAP_BREAK,    /* an event's break: the guest stays stopped */
+};
+
+struct trap_stats {
+    uint64_t stops;          /* stops handled by a mechanism */
+    uint64_t syscalls;       /* SYSCALLs trapped */
+    uint64_t sysrets;        /* SYSRETs trapped */
+    uint64_t passed;         /* genuine #UDs passed to the guest */
+    uint64_t steps;          /* instructions run for real under a single-step */
+    uint64_t handler_ns;     /* time from stop to continue, summed */
+};
+
+int trap_new(struct tgt *t, struct ev_engine *e, FILE *out, struct trap **trp);
+/* Restore the guest (EFER, breakpoints) if it is stopped, and free. */
+void trap_free(struct trap *tr);
+
+/* The guest is stopped: arm and disarm mechanisms to match the enabled
+ * events. Mechanisms whose kernel structures are not set up yet wait. */
+int trap_sync(struct trap *tr);
+/* Something waits for the guest kernel (poll again with trap_sync). */
+bool trap_waiting(const struct trap *tr);
+
+/* Classify and handle a stop (the guest is stopped). */
+int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict *verdict);
+/* After a TRAP_BREAK: the event whose break stopped the guest, its stage. */
+const struct ev_event *trap_break_event(const struct trap *tr, enum ev_stage *stage);
+/* Finish the hit that stopped at a break (the user typed g). */
+bool trap_hit_pending(const struct trap *tr);
+int trap_continue(struct trap *tr, enum trap_verdict *verdict);
+
+/* One line per mechanism: armed, waiting or off (for `events`). */
+void trap_describe(const struct trap *tr, FILE *out);
+const struct trap_stats *trap_stats(const struct trap *tr);
+
+#endif

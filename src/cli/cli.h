@@ -10,6 +10,10 @@
 
 #include "target.h"
 
+struct lnx;
+struct ev_engine;
+struct trap;
+
 struct session {
     struct tgt *tgt;
     struct qemu_vm vm;     /* valid when launched */
@@ -21,6 +25,9 @@ struct session {
     int console_out_fd;    /* where guest console bytes go */
     const char *kernel;    /* for `status` */
     int exit_status;       /* vmdbg's exit status once the guest is gone */
+    struct lnx *lnx;       /* Linux profile (src/os/linux), NULL when none */
+    struct ev_engine *events; /* the events (src/event) */
+    struct trap *trap;     /* their mechanisms (src/trap) */
 };
 
 /* Run one command line. Errors are printed as one line on stderr and
@@ -45,6 +52,15 @@ int console_loop(struct session *s);
 int session_pause(struct session *s);
 /* Note that the guest is gone; sets exit_status from how it ended. */
 void session_guest_exited(struct session *s, const struct tgt_stop *stop);
+/* Create the event engine and the trap layer (cmd_events.c), and undo. */
+int session_events_init(struct session *s);
+void session_events_free(struct session *s);
+/* Wait up to timeout_ms for a stop and handle it (events, exits). Returns
+ * true when the guest is now stopped for the user (a break, a pause). */
+bool session_check_stop(struct session *s, int timeout_ms);
+/* Events waiting for the guest kernel: stop the guest briefly and arm
+ * them if it is ready now (called periodically while the guest runs). */
+void session_poll_arming(struct session *s);
 /* Forward whatever the guest console has produced, without blocking. */
 void console_drain(struct session *s);
 

@@ -4,14 +4,28 @@
 #include <string.h>
 
 #include "commands.h"
+#include "event.h"
+#include "trap.h"
 
 int cmd_go(struct session *s, int argc, char **argv)
 {
     if (s->tgt->running)
         return err_set(VMDBG_ESTATE, "the guest is already running");
-    int rc = tgt_resume(s->tgt);
-    if (!rc)
-        s->at_prompt = false;
+    s->at_prompt = false;
+    if (!trap_hit_pending(s->trap))
+        return tgt_resume(s->tgt);
+    /* An event stopped at its break: finish it (the rest of its stage,
+     * the instruction, the post stage), which may break again. */
+    enum trap_verdict v;
+    int rc = trap_continue(s->trap, &v);
+    if (!rc && v == TRAP_BREAK) {
+        enum ev_stage stage;
+        const struct ev_event *ev = trap_break_event(s->trap, &stage);
+        s->at_prompt = true;
+        if (ev)
+            fprintf(s->out, "event 0x%x triggered (%s)\n", ev->id,
+                    stage == EV_STAGE_POST ? "post" : "pre");
+    }
     return rc;
 }
 
@@ -74,14 +88,10 @@ int cmd_sleep(struct session *s, int argc, char **argv)
         uint64_t left = (deadline - now_ns()) / 1000000u;
         poll(&pfd, fd >= 0 ? 1 : 0, (int)(left > 50 ? 50 : left + 1));
         console_drain(s);
-        if (s->tgt->running) {
-            struct tgt_stop stop;
-            int rc = tgt_wait(s->tgt, &stop, 0);
-            if (!rc && stop.reason == TGT_STOP_EXITED)
-                session_guest_exited(s, &stop);
-            else if (!rc)
-                fprintf(s->out, "vmdbg: guest stopped on vCPU %d\n", stop.vcpu);
-        }
+        /* A stop for the user (an event's break) ends the sleep early. */
+        if (s->tgt->running && session_check_stop(s, 0))
+            break;
+        session_poll_arming(s);
     }
     return 0;
 }

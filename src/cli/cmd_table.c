@@ -13,6 +13,13 @@
     "Write values (hex by default) to guest memory, one unit each, little-endian. The ! "     \
     "forms write physical memory."
 
+#define EVENT_HELP                                                                             \
+    "Trap every SYSCALL (!syscall, context = rax; optional syscall-number filter) or SYSRET "  \
+    "(!sysret, context = its rip). The 2 forms read no guest memory to classify. Options: "     \
+    "pid P, core C, imm yes|no, sc on|off, stage pre|post|all, buffer N, script { }, "          \
+    "condition { hex } | asm condition { }, code { hex } | asm code { }, output {A, B}. With "   \
+    "no script and no code the event breaks to the prompt."
+
 static const struct command commands[] = {
     {"g", cmd_go, 0, 0, 0, "g", "Continue the guest (and return to its console)."},
     {"pause", cmd_pause, 0, 0, 0, "pause", "Stop the guest and show where each vCPU stopped."},
@@ -35,6 +42,19 @@ static const struct command commands[] = {
     {"!eq", cmd_edit, 2, -1, CMD_NEEDS_STOPPED, "!eq address value [value ...]", EDIT_HELP},
     {"u", cmd_unassemble, 1, 3, CMD_NEEDS_STOPPED, "u address [l length]",
      "Disassemble guest code (Intel syntax, the vCPU's current mode); length in bytes (hex), default 0x40."},
+    {".process", cmd_process, 0, 2, CMD_NEEDS_STOPPED, ".process [list | pid N]",
+     "Linux guests: the current vCPU's process (pid = tgid, name, proc = leader task_struct, "
+     "cr3 of its mm), every process (list), or one by pid (0n for decimal)."},
+    {".thread", cmd_thread, 0, 3, CMD_NEEDS_STOPPED, ".thread [list [process ADDRESS]]",
+     "Linux guests: the current vCPU's thread (tid = Linux pid, thread = task_struct), or the "
+     "threads of the current process or of the process whose leader task_struct is ADDRESS."},
+    {"!syscall", cmd_event, 0, -1, CMD_RAW, "!syscall [number] [options]", EVENT_HELP},
+    {"!syscall2", cmd_event, 0, -1, CMD_RAW, "!syscall2 [number] [options]", EVENT_HELP},
+    {"!sysret", cmd_event, 0, -1, CMD_RAW, "!sysret [options]", EVENT_HELP},
+    {"!sysret2", cmd_event, 0, -1, CMD_RAW, "!sysret2 [options]", EVENT_HELP},
+    {"events", cmd_events, 0, 2, 0, "events [e|d|c ID|all] [sc on|off]",
+     "List the events and what is armed for them; enable, disable or clear one (hex id) or "
+     "all; at an event's break, short-circuit it (sc on) or not."},
     {"~", cmd_vcpu, 0, 1, 0, "~ [vcpu]", "Show the current vCPU, or switch to another one."},
     {"status", cmd_status, 0, 0, 0, "status", "Show the guest's state and how it is reached."},
     {"sleep", cmd_sleep, 1, 1, 0, "sleep milliseconds",
@@ -138,7 +158,13 @@ int cli_exec(struct session *s, const char *line)
         return report(err_set(VMDBG_EEXITED, "the guest has exited"));
     if ((c->flags & CMD_NEEDS_STOPPED) && s->tgt && s->tgt->running)
         return report(err_set(VMDBG_ESTATE, "the guest is running: pause it first"));
-    int rc = c->fn(s, argc, argv);
+    int rc;
+    if (c->flags & CMD_RAW) {
+        char *whole[] = {(char *)line + strspn(line, " \t"), NULL};
+        rc = c->fn(s, 1, whole);
+    } else {
+        rc = c->fn(s, argc, argv);
+    }
     fflush(s->out);
     return report(rc);
 }

@@ -9,6 +9,7 @@
 
 enum cmd_flags {
     CMD_NEEDS_STOPPED = 1 << 0, /* the guest must be stopped (registers, memory) */
+    CMD_RAW = 1 << 1,           /* the handler parses the whole line (argv[0]) itself */
 };
 
 typedef int (*cmd_fn)(struct session *s, int argc, char **argv);
@@ -42,5 +43,13 @@ int cmd_regs(struct session *s, int argc, char **argv);
 int cmd_dump(struct session *s, int argc, char **argv);
 int cmd_edit(struct session *s, int argc, char **argv);
 int cmd_unassemble(struct session *s, int argc, char **argv);
+
+/* cmd_events.c */
+int cmd_event(struct session *s, int argc, char **argv);
+int cmd_events(struct session *s, int argc, char **argv);
+
+/* cmd_os.c */
+int cmd_process(struct session *s, int argc, char **argv);
+int cmd_thread(struct session *s, int argc, char **argv);
 
 #endif

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "event.h"
+#include "trap.h"
 
 #define CTRL_RIGHT_BRACKET 0x1d
 #define PAUSE_TIMEOUT_MS 10000
@@ -204,25 +206,72 @@ static void relay_stdin(struct session *s, bool *stdin_open)
     }
 }
 
-static void handle_stop(struct session *s)
+static void announce_break(struct session *s)
 {
+    enum ev_stage stage = EV_STAGE_PRE;
+    const struct ev_event *ev = trap_break_event(s->trap, &stage);
+    if (ev)
+        fprintf(s->out, "event 0x%x triggered (%s)\n", ev->id,
+                stage == EV_STAGE_POST ? "post" : "pre");
+}
+
+/* What a stop means for the session: the trap layer handles the events'
+ * stops and the guest runs on; a break, a pause or any other stop leaves
+ * the guest stopped for the user. Returns true in that case. */
+static bool handle_stop(struct session *s, const struct tgt_stop *stop)
+{
+    if (stop->reason == TGT_STOP_EXITED) {
+        session_guest_exited(s, stop);
+        return true;
+    }
+    enum trap_verdict v = TRAP_NOT_OURS;
+    if (trap_on_stop(s->trap, stop, &v)) {
+        fprintf(stderr, "error: event handling failed: %s\n", vmdbg_last_error());
+        if (s->tgt->exited)
+            return true;
+    }
+    if (v == TRAP_RESUMED && s->tgt->running)
+        return false;
+    ev_flush_messages(s->events);
+    if (v == TRAP_BREAK)
+        announce_break(s);
+    else
+        describe_stop(s, stop);
+    s->at_prompt = true;
+    return true;
+}
+
+bool session_check_stop(struct session *s, int timeout_ms)
+{
+    if (!s->tgt->running)
+        return true;
     struct tgt_stop stop;
-    int rc = tgt_wait(s->tgt, &stop, 0);
+    int rc = tgt_wait(s->tgt, &stop, timeout_ms);
     if (rc == -VMDBG_ETIMEOUT)
-        return;
+        return false;
     if (rc) {
         fprintf(stderr, "error: %s\n", vmdbg_last_error());
-        return;
+        return false;
     }
-    if (stop.reason == TGT_STOP_EXITED) {
-        session_guest_exited(s, &stop);
-        return;
+    return handle_stop(s, &stop);
+}
+
+/* Without a terminal, a stopped guest takes commands from stdin (a pipe
+ * or a file); at its end the guest continues. */
+static void stdin_commands(struct session *s, bool *stdin_eof)
+{
+    char line[65536];
+    while (!*stdin_eof && !s->quit && !s->tgt->exited && !s->tgt->running) {
+        if (!fgets(line, sizeof(line), stdin)) {
+            *stdin_eof = true;
+            break;
+        }
+        line[strcspn(line, "\r\n")] = '\0';
+        fprintf(s->out, "vmdbg> %s\n", line);
+        cli_exec(s, line);
     }
-    describe_stop(s, &stop);
-    if (s->interactive)
-        s->at_prompt = true;
-    else if (tgt_resume(s->tgt))
-        fprintf(stderr, "error: %s\n", vmdbg_last_error());
+    if (*stdin_eof && !s->quit && !s->tgt->exited && !s->tgt->running)
+        cli_exec(s, "g");
 }
 
 /* QEMU can die without a word on the stub socket (killed): notice it. */
@@ -237,7 +286,7 @@ static void check_qemu_alive(struct session *s)
 
 int console_loop(struct session *s)
 {
-    bool stdin_open = s->interactive;
+    bool stdin_open = s->interactive, stdin_eof = false;
     if (s->interactive) {
         prompt_init();
         fprintf(s->out, "vmdbg: guest console follows; press Ctrl-] for the vmdbg> prompt\n");
@@ -245,8 +294,15 @@ int console_loop(struct session *s)
     while (!s->quit && !s->tgt->exited) {
         if (!s->tgt->running) {
             /* stopped: at the user's request show the prompt, else run on */
-            if (s->interactive && s->at_prompt) {
-                prompt_loop(s);
+            if (s->at_prompt) {
+                if (s->interactive)
+                    prompt_loop(s);
+                else
+                    stdin_commands(s, &stdin_eof);
+                continue;
+            }
+            if (trap_hit_pending(s->trap)) {
+                cli_exec(s, "g");
                 continue;
             }
             if (tgt_resume(s->tgt)) {
@@ -274,9 +330,11 @@ int console_loop(struct session *s)
         if (in >= 0 && pfd[in].revents)
             relay_stdin(s, &stdin_open);
         if (pfd[stub].revents && s->tgt->running)
-            handle_stop(s);
-        if (pr == 0)
+            session_check_stop(s, 0);
+        if (pr == 0) {
             check_qemu_alive(s);
+            session_poll_arming(s);
+        }
     }
     terminal_restore();
     console_drain(s);

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "event.h"
+#include "linux.h"
 #include "x86.h"
 
 #ifndef VMDBG_GUEST_DIR
@@ -32,6 +34,8 @@ struct options {
     const char *attach;
     const char *console_file;
     const char *guest_dir;
+    const char *system_map; /* Linux profile: --system-map, --btf */
+    const char *btf;
     const char *src[MAX_GUEST_FILES];
     const char *dest[MAX_GUEST_FILES];
     char *file_specs[MAX_GUEST_FILES];
@@ -56,6 +60,9 @@ static const char usage_text[] =
     "  --guest-run CMD      the default guest runs CMD after boot, then powers off\n"
     "  --console FILE       write the guest console to FILE instead of stdout\n"
     "  --attach unix:PATH|tcp:HOST:PORT  debug a QEMU started elsewhere with -gdb\n"
+    "Linux profile (automatic for the default guest):\n"
+    "  --system-map FILE    the guest kernel's System.map (or a /proc/kallsyms copy)\n"
+    "  --btf FILE           its vmlinux with .BTF, or raw BTF (default: vmlinux next to the map)\n"
     "Batch:\n"
     "  -c COMMAND           run a command before the guest starts (repeatable)\n"
     "  -x FILE              run the commands in FILE (repeatable)\n"
@@ -116,6 +123,7 @@ static int parse_accel(const char *text, enum tgt_accel *out)
 enum {
     OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_SMP, OPT_MEM, OPT_ACCEL, OPT_QEMU,
     OPT_GUEST_DIR, OPT_GUEST_FILE, OPT_GUEST_RUN, OPT_CONSOLE, OPT_ATTACH, OPT_VERSION,
+    OPT_SYSTEM_MAP, OPT_BTF,
 };
 
 /* Returns 0 to go on, 1 when done (help/version), or a negative status. */
@@ -134,6 +142,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"guest-run", required_argument, NULL, OPT_GUEST_RUN},
         {"console", required_argument, NULL, OPT_CONSOLE},
         {"attach", required_argument, NULL, OPT_ATTACH},
+        {"system-map", required_argument, NULL, OPT_SYSTEM_MAP},
+        {"btf", required_argument, NULL, OPT_BTF},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -156,6 +166,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         case OPT_GUEST_RUN: o->qemu.guest_run = optarg; break;
         case OPT_CONSOLE: o->console_file = optarg; break;
         case OPT_ATTACH: o->attach = optarg; break;
+        case OPT_SYSTEM_MAP: o->system_map = optarg; break;
+        case OPT_BTF: o->btf = optarg; break;
         case 'h': fputs(usage_text, stdout); return 1;
         case OPT_VERSION:
             printf("vmdbg %d.%d\n", VMDBG_VERSION_MAJOR, VMDBG_VERSION_MINOR);
@@ -275,6 +287,8 @@ static int start_session(struct session *s, struct options *o)
 
 static void end_session(struct session *s)
 {
+    ev_flush_messages(s->events);
+    session_events_free(s);
     if (s->launched)
         qemu_shutdown(&s->vm, 5000);
     tgt_close(s->tgt);
@@ -290,6 +304,41 @@ static void free_options(struct options *o)
     free(o->run_text);
 }
 
+/* FILE's directory joined with NAME. */
+static void sibling_path(const char *file, const char *name, char *out, size_t cap)
+{
+    const char *slash = strrchr(file, '/');
+    int dirlen = slash ? (int)(slash - file) : 1;
+    snprintf(out, cap, "%.*s/%s", dirlen, slash ? file : ".", name);
+}
+
+/* The Linux profile (DESIGN §4): what --system-map/--btf name (the BTF
+ * defaults to the vmlinux next to the map), else the default guest's own
+ * System.map and vmlinux next to its bzImage. A default guest without
+ * them runs without a profile (with a warning); a profile the user named
+ * must load. */
+static int load_profile(const struct options *o, struct session *s, bool default_guest)
+{
+    char map[1024], btf[1024];
+    if (o->btf && !o->system_map)
+        return err_set(VMDBG_EINVAL, "--btf needs --system-map");
+    if (o->system_map) {
+        if (!o->btf)
+            sibling_path(o->system_map, "vmlinux", btf, sizeof(btf));
+        struct lnx_profile_paths p = {o->system_map, o->btf ? o->btf : btf};
+        return lnx_open(&p, &s->lnx);
+    }
+    if (!default_guest)
+        return 0;
+    sibling_path(o->qemu.kernel, "System.map", map, sizeof(map));
+    sibling_path(o->qemu.kernel, "vmlinux", btf, sizeof(btf));
+    struct lnx_profile_paths p = {map, btf};
+    if (lnx_open(&p, &s->lnx))
+        fprintf(stderr, "vmdbg: warning: no Linux profile for the default guest: %s\n",
+                vmdbg_last_error());
+    return 0;
+}
+
 /* Parse, check and launch; 0, 1 (nothing more to do) or a negative status. */
 static int prepare(int argc, char **argv, struct options *o, struct session *s, char *kernel,
                    char *initrd, size_t cap)
@@ -297,6 +346,8 @@ static int prepare(int argc, char **argv, struct options *o, struct session *s, 
     int rc = parse_options(argc, argv, o);
     if (!rc)
         rc = choose_guest(o, kernel, initrd, cap);
+    if (!rc)
+        rc = load_profile(o, s, !o->attach && o->qemu.kernel == kernel);
     if (!rc) {
         int fd = open_console_out(o);
         rc = fd < 0 ? fd : 0;
@@ -324,6 +375,8 @@ int main(int argc, char **argv)
     signal(SIGINT, on_terminate);
     signal(SIGTERM, on_terminate);
     rc = start_session(&s, &o);
+    if (!rc)
+        rc = session_events_init(&s);
     if (rc)
         goto fail;
     run_batch(&s, &o);
@@ -333,6 +386,7 @@ fail:
     fprintf(stderr, "vmdbg: %s\n", vmdbg_last_error());
 out:
     end_session(&s);
+    lnx_close(s.lnx);
     x86_cleanup();
     free_options(&o);
     return status;

@@ -27,7 +27,7 @@ void ev_message(struct ev_engine *e, const struct ev_event *ev, const char *text
 
 void ev_flush_messages(struct ev_engine *e)
 {
-    if (!e->held.len)
+    if (!e || !e->held.len)
         return;
     fwrite(e->held.data, 1, e->held.len, e->host.out);
     fflush(e->host.out);

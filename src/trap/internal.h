@@ -51,6 +51,9 @@ struct trap {
     uint64_t sysret_addr[TRAP_MAX_SYSRETS];
     int nsysret;
     bool sysret_scanned;
+    bool sysret_from_lstar;     /* swept from the real LSTAR (else: a guess) */
+    int (*lstar_hint)(void *ctx, uint64_t *lstar);
+    void *hint_ctx;
 
     /* what is armed */
     uint64_t sce_cleared;       /* vCPUs whose EFER.SCE vmdbg cleared */
@@ -87,5 +90,6 @@ int sr_arm(struct trap *tr, bool on);
 bool sr_is_sysret(const struct trap *tr, uint64_t rip);
 int sr_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs, enum trap_verdict *verdict);
 int sr_complete(struct trap *tr, enum completion how);
+int sr_lstar_learned(struct trap *tr);
 
 #endif

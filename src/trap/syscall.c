@@ -26,6 +26,14 @@ int sc_prepare(struct trap *tr)
 {
     if (tr->ud_known)
         return 0;
+    /* Until the kernel has enabled SYSCALL (syscall_init sets SCE with
+     * LSTAR) its IDT may still be the early one: wait. */
+    struct tgt_regs regs;
+    int rc0 = tgt_regs_read(tr->t, 0, &regs);
+    if (rc0)
+        return rc0;
+    if (!(regs.v[TGT_EFER] & X86_EFER_SCE))
+        return -VMDBG_ESTATE;
     struct tgt_dtables dt;
     for (int v = 0; v < tr->nvcpus; v++) {
         int rc = tgt_dtables(tr->t, v, &dt);
@@ -178,14 +186,6 @@ int sc_on_ud(struct trap *tr, int vcpu, const struct tgt_regs *regs, struct tgt_
     uint64_t context = p->compat ? (uint32_t)regs->v[TGT_RAX] : regs->v[TGT_RAX];
     ev_hit_init(&p->hit, EV_SYSCALL, vcpu, context, &pre);
     tr->st.syscalls++;
-    if (!ev_type_needed(tr->e, EV_SYSCALL, NULL, NULL)) {
-        /* armed only to learn LSTAR for !sysret: no events to run */
-        int rc = sc_complete(tr, COMPLETE_STEP);
-        p->active = false;
-        if (!rc)
-            rc = trap_sync(tr);
-        return rc ? rc : trap_write_regs(tr, vcpu, &p->hit.regs, &p->guest, true);
-    }
     return trap_run_hit(tr, verdict);
 }
 
@@ -213,6 +213,9 @@ static int complete_by_step(struct trap *tr)
                      X86_RFLAGS_RF) & ~X86_RFLAGS_FIXED;
         tr->syscall_learned = true;
         after.v[TGT_R11] = p->hit.regs.v[TGT_RFLAGS] & ~X86_RFLAGS_RF; /* undo the probe */
+        rc = sr_lstar_learned(tr);
+        if (rc)
+            return rc;
         fprintf(tr->out, "vmdbg: learned LSTAR=%016llx FMASK=%llx kernel CS=%x\n",
                 (unsigned long long)tr->lstar, (unsigned long long)tr->fmask, tr->kernel_cs);
     } else if (p->compat && !tr->warned_compat) {

@@ -12,31 +12,104 @@
 
 static const uint8_t sysretq_bytes[3] = {0x48, 0x0f, 0x07};
 
-/* Linear sweep of the 64-bit syscall entry for SYSRETQ instructions. */
-static int scan_entry(struct trap *tr)
+static void add_sysret(struct trap *tr, uint64_t addr)
+{
+    for (int i = 0; i < tr->nsysret; i++)
+        if (tr->sysret_addr[i] == addr)
+            return;
+    if (tr->nsysret < TRAP_MAX_SYSRETS)
+        tr->sysret_addr[tr->nsysret++] = addr;
+}
+
+/* Linear sweep of the 64-bit syscall entry (from LSTAR) for SYSRETQ. */
+static int sweep_entry(struct trap *tr, uint64_t start)
 {
     uint8_t *code = malloc(ENTRY_SCAN_BYTES + 16);
     if (!code)
         return err_set(VMDBG_ENOMEM, "out of memory");
-    int rc = tgt_mem_read(tr->t, 0, tr->lstar, code, ENTRY_SCAN_BYTES + 16, false);
-    tr->nsysret = 0;
+    int rc = tgt_mem_read(tr->t, 0, start, code, ENTRY_SCAN_BYTES + 16, false);
     for (size_t off = 0; !rc && off < ENTRY_SCAN_BYTES;) {
         struct x86_instr insn;
-        int n = x86_decode(code + off, ENTRY_SCAN_BYTES + 16 - off, tr->lstar + off, 64, &insn);
+        int n = x86_decode(code + off, ENTRY_SCAN_BYTES + 16 - off, start + off, 64, &insn);
         if (n <= 0) {
             off++;
             continue;
         }
-        if (n == 3 && !memcmp(code + off, sysretq_bytes, 3) && tr->nsysret < TRAP_MAX_SYSRETS)
-            tr->sysret_addr[tr->nsysret++] = tr->lstar + off;
+        if (n == 3 && !memcmp(code + off, sysretq_bytes, 3))
+            add_sysret(tr, start + off);
         off += (size_t)n;
     }
     free(code);
+    return rc;
+}
+
+/* Without LSTAR: the kernel's entry code sits in the pages just before its
+ * exception handlers (Linux: .entry.text). Look there for the SYSRETQ
+ * bytes. A false match is harmless under TCG (a breakpoint that never
+ * hits); a miss would let a SYSRETQ fault, so the real LSTAR, learned at
+ * the first SYSCALL, is swept again. */
+static int scan_before_handlers(struct trap *tr)
+{
+    struct tgt_dtables dt;
+    uint8_t idt[256 * 16];
+    int rc = tgt_dtables(tr->t, 0, &dt);
+    size_t len = dt.idt_limit + 1u < sizeof(idt) ? dt.idt_limit + 1u : sizeof(idt);
+    if (!rc)
+        rc = tgt_mem_read(tr->t, 0, dt.idt_base, idt, len, false);
+    if (rc)
+        return rc;
+    uint64_t lowest = UINT64_MAX;
+    for (size_t g = 0; g + 16 <= len; g += 16) {
+        struct x86_gate gate;
+        x86_decode_gate(idt + g, &gate);
+        if (gate.present && x86_is_kernel_half(gate.offset) && gate.offset < lowest)
+            lowest = gate.offset;
+    }
+    if (lowest == UINT64_MAX)
+        return err_set(VMDBG_ESTATE, "the guest's IDT has no kernel handlers yet");
+    uint64_t start = (lowest & ~0xfffull) - 0x1000;
+    size_t span = (size_t)(lowest - start);
+    uint8_t *code = malloc(span + 16);
+    if (!code)
+        return err_set(VMDBG_ENOMEM, "out of memory");
+    rc = tgt_mem_read(tr->t, 0, start, code, span + 16, false);
+    for (size_t off = 0; !rc && off < span; off++) {
+        struct x86_instr insn;
+        if (!memcmp(code + off, sysretq_bytes, 3) &&
+            x86_decode(code + off, span + 16 - off, start + off, 64, &insn) == 3)
+            add_sysret(tr, start + off);
+    }
+    free(code);
+    return rc;
+}
+
+/* Where the SYSRETQs are: swept from LSTAR when it is known (learned, or
+ * from the OS profile), else found near the exception handlers. */
+static int find_sysrets(struct trap *tr)
+{
+    uint64_t lstar = tr->lstar;
+    bool known = tr->syscall_learned ||
+                 (tr->lstar_hint && tr->lstar_hint(tr->hint_ctx, &lstar) == 0);
+    int rc = known ? sweep_entry(tr, lstar) : scan_before_handlers(tr);
     if (!rc && tr->nsysret == 0)
-        rc = err_set(VMDBG_EUNSUP, "no SYSRETQ in the syscall entry at %016llx: this kernel "
-                                   "returns by IRET only",
-                     (unsigned long long)tr->lstar);
+        rc = err_set(VMDBG_EUNSUP, "no SYSRETQ found in the kernel's syscall entry: this "
+                                   "kernel returns by IRET only, or the entry moved");
     tr->sysret_scanned = rc == 0;
+    tr->sysret_from_lstar = known;
+    return rc;
+}
+
+/* LSTAR is now known exactly: make sure every SYSRETQ behind it has its
+ * breakpoint. */
+int sr_lstar_learned(struct trap *tr)
+{
+    if (tr->sysret_from_lstar)
+        return 0;
+    int before = tr->nsysret;
+    int rc = sweep_entry(tr, tr->lstar);
+    tr->sysret_from_lstar = rc == 0;
+    for (int i = before; !rc && tr->sysret_bps && i < tr->nsysret; i++)
+        rc = tgt_breakpoint(tr->t, TGT_BP_SW, tr->sysret_addr[i], 1, true);
     return rc;
 }
 
@@ -45,7 +118,7 @@ int sr_arm(struct trap *tr, bool on)
     if (on == tr->sysret_bps)
         return 0;
     if (on && !tr->sysret_scanned) {
-        int rc = scan_entry(tr);
+        int rc = find_sysrets(tr);
         if (rc)
             return rc;
     }
@@ -87,6 +160,13 @@ int sr_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs, enum trap_
     p->guest = *regs;
     ev_hit_init(&p->hit, EV_SYSRET, vcpu, regs->v[TGT_RIP], regs);
     tr->st.sysrets++;
+    if (!ev_type_needed(tr->e, EV_SYSRET, NULL, NULL)) {
+        /* armed only because SCE is cleared (a real SYSRETQ would #UD onto
+         * the user stack): complete it, no events to run */
+        int rc = sr_complete(tr, COMPLETE_EMULATE);
+        p->active = false;
+        return rc ? rc : trap_write_regs(tr, vcpu, &p->hit.regs, &p->guest, true);
+    }
     return trap_run_hit(tr, verdict);
 }
 

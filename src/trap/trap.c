@@ -90,6 +90,12 @@ int trap_step_for_real(struct trap *tr, int vcpu, struct tgt_regs *after)
     return tgt_regs_read(tr->t, vcpu, after);
 }
 
+void trap_set_lstar_hint(struct trap *tr, int (*hint)(void *ctx, uint64_t *lstar), void *ctx)
+{
+    tr->lstar_hint = hint;
+    tr->hint_ctx = ctx;
+}
+
 int trap_sync(struct trap *tr)
 {
     if (tr->t->exited)
@@ -103,37 +109,46 @@ int trap_sync(struct trap *tr)
     bool need_sr = ev_type_needed(tr->e, EV_SYSRET, NULL, &variant);
     tr->sysret_variant = variant;
     tr->waiting = false;
-    /* !sysret alone still needs one SYSCALL trapped, to learn LSTAR. */
-    bool want_ud = need_sc || (need_sr && !tr->syscall_learned);
-    uint64_t want_cores = need_sc ? sc_cores : UINT64_MAX;
     int rc = 0;
-    if (want_ud) {
+    if (need_sc) {
+        /* With SCE clear every SYSRETQ would fault onto the user stack, so
+         * the SYSRETQ breakpoints go in first, events or not. */
         rc = sc_prepare(tr);
-        if (rc == -VMDBG_ESTATE) { /* the kernel has no #UD handler yet */
+        if (rc == -VMDBG_ESTATE) { /* the kernel has not set up SYSCALL yet */
             tr->waiting = true;
             return 0;
         }
         if (!rc)
-            rc = sc_arm_vcpus(tr, want_cores);
+            rc = sr_arm(tr, true);
         if (!rc && !tr->ud_bp) {
             rc = tgt_breakpoint(tr->t, TGT_BP_SW, tr->ud_handler, 1, true);
             tr->ud_bp = rc == 0;
         }
-    } else {
-        rc = sc_arm_vcpus(tr, 0);
-        if (!rc && tr->ud_bp) {
-            rc = tgt_breakpoint(tr->t, TGT_BP_SW, tr->ud_handler, 1, false);
-            tr->ud_bp = rc != 0;
-        }
+        if (!rc)
+            rc = sc_arm_vcpus(tr, sc_cores);
+        return rc;
+    }
+    rc = sc_arm_vcpus(tr, 0);
+    if (!rc && tr->ud_bp) {
+        rc = tgt_breakpoint(tr->t, TGT_BP_SW, tr->ud_handler, 1, false);
+        tr->ud_bp = rc != 0;
     }
     if (!rc)
-        rc = sr_arm(tr, need_sr && tr->syscall_learned);
-    return rc;
+        tr->ud_known = false; /* read the IDT afresh when arming again */
+    if (!rc && need_sr) {
+        rc = sc_prepare(tr); /* the same readiness: IDT and SYSCALL set up */
+        tr->ud_known = false;
+        if (rc == -VMDBG_ESTATE) {
+            tr->waiting = true;
+            return 0;
+        }
+    }
+    return rc ? rc : sr_arm(tr, need_sr);
 }
 
 bool trap_waiting(const struct trap *tr)
 {
-    return tr->waiting;
+    return tr && tr->waiting;
 }
 
 /* Run the pending hit from its current phase: pre stage, completion of the
@@ -209,7 +224,7 @@ int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict
 
 bool trap_hit_pending(const struct trap *tr)
 {
-    return tr->p.active;
+    return tr && tr->p.active;
 }
 
 const struct ev_event *trap_break_event(const struct trap *tr, enum ev_stage *stage)

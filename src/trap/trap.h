@@ -41,6 +41,11 @@ int trap_new(struct tgt *t, struct ev_engine *e, FILE *out, struct trap **trp);
 /* Restore the guest (EFER, breakpoints) if it is stopped, and free. */
 void trap_free(struct trap *tr);
 
+/* Where the OS says the 64-bit syscall entry (LSTAR) is, e.g. a Linux
+ * profile's entry_SYSCALL_64: it lets the SYSRETQs be found before the
+ * first SYSCALL is trapped. Optional. */
+void trap_set_lstar_hint(struct trap *tr, int (*hint)(void *ctx, uint64_t *lstar), void *ctx);
+
 /* The guest is stopped: arm and disarm mechanisms to match the enabled
  * events. Mechanisms whose kernel structures are not set up yet wait. */
 int trap_sync(struct trap *tr);

@@ -1,0 +1,163 @@
+/* cmd_events.c — the event commands (!syscall, !syscall2, !sysret,
+ * !sysret2, events): they change the event engine, then the trap layer arms
+ * what the events need. Arming needs a stopped guest: a running one is
+ * paused for the change and continued after it. */
+#include <string.h>
+
+#include "commands.h"
+#include "event.h"
+#include "linux.h"
+#include "trap.h"
+
+/* ---- the engine's view of the session ---------------------------------- */
+
+static int host_mem_read(void *ctx, int vcpu, uint64_t addr, void *buf, size_t len, bool phys)
+{
+    struct session *s = ctx;
+    return tgt_mem_read(s->tgt, vcpu, addr, buf, len, phys);
+}
+
+static int host_mem_write(void *ctx, int vcpu, uint64_t addr, const void *buf, size_t len,
+                          bool phys)
+{
+    struct session *s = ctx;
+    return tgt_mem_write(s->tgt, vcpu, addr, buf, len, phys);
+}
+
+static int host_task(void *ctx, struct ev_hit *hit)
+{
+    struct session *s = ctx;
+    struct lnx_task_info info;
+    int rc = lnx_current(s->lnx, s->tgt, hit->vcpu, &hit->regs, &info);
+    if (rc)
+        return rc;
+    hit->task = (struct ev_task){.known = true,
+                                 .pid = info.tgid,
+                                 .tid = info.pid,
+                                 .proc = info.leader,
+                                 .thread = info.task};
+    memcpy(hit->task.comm, info.comm, sizeof(hit->task.comm) - 1);
+    return 0;
+}
+
+static bool host_has_os(void *ctx)
+{
+    struct session *s = ctx;
+    return s->lnx != NULL;
+}
+
+static int host_vcpu_count(void *ctx)
+{
+    struct session *s = ctx;
+    return tgt_vcpu_count(s->tgt);
+}
+
+int session_events_init(struct session *s)
+{
+    struct ev_host host = {
+        .ctx = s,
+        .mem_read = host_mem_read,
+        .mem_write = host_mem_write,
+        .task = host_task,
+        .has_os = host_has_os,
+        .vcpu_count = host_vcpu_count,
+        .out = s->out,
+    };
+    s->events = ev_engine_new(&host);
+    if (!s->events)
+        return err_set(VMDBG_ENOMEM, "out of memory");
+    return trap_new(s->tgt, s->events, s->out, &s->trap);
+}
+
+void session_events_free(struct session *s)
+{
+    if (s->trap && s->tgt && !s->tgt->exited && s->tgt->running) {
+        struct tgt_stop stop;
+        tgt_pause(s->tgt, &stop, 5000); /* the guest must be stopped to restore it */
+    }
+    trap_free(s->trap);
+    s->trap = NULL;
+    ev_engine_free(s->events);
+    s->events = NULL;
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+/* Run fn with the guest stopped, then arm to match the events. A guest
+ * that was running is paused for this and continued afterwards. */
+static int with_guest_stopped(struct session *s, int (*fn)(struct session *, void *), void *arg)
+{
+    bool was_running = s->tgt->running;
+    struct tgt_stop stop;
+    if (was_running) {
+        int rc = tgt_pause(s->tgt, &stop, 10000);
+        if (rc)
+            return rc;
+        if (stop.reason == TGT_STOP_EXITED) {
+            session_guest_exited(s, &stop);
+            return err_set(VMDBG_EEXITED, "the guest exited");
+        }
+        /* A stop that was already on its way may be a hit: handle it. */
+        enum trap_verdict v;
+        trap_on_stop(s->trap, &stop, &v);
+        if (v == TRAP_RESUMED && (rc = tgt_pause(s->tgt, &stop, 10000)))
+            return rc;
+    }
+    int rc = fn(s, arg);
+    int src = trap_sync(s->trap);
+    if (!rc && src)
+        rc = src;
+    if (was_running && !s->tgt->running && !trap_hit_pending(s->trap)) {
+        int rrc = tgt_resume(s->tgt);
+        if (!rc)
+            rc = rrc;
+    }
+    return rc;
+}
+
+static int create_event(struct session *s, void *line)
+{
+    return ev_create(s->events, line);
+}
+
+int cmd_event(struct session *s, int argc, char **argv)
+{
+    (void)argc;
+    return with_guest_stopped(s, create_event, argv[0]);
+}
+
+struct events_args {
+    int argc;
+    char **argv;
+};
+
+static int run_events(struct session *s, void *arg)
+{
+    struct events_args *a = arg;
+    int rc = ev_events_cmd(s->events, a->argc, a->argv);
+    if (!rc && a->argc == 1)
+        trap_describe(s->trap, s->out);
+    return rc;
+}
+
+int cmd_events(struct session *s, int argc, char **argv)
+{
+    struct events_args a = {argc, argv};
+    if (argc == 1 || !strcmp(argv[1], "sc"))
+        return run_events(s, &a); /* no arming change */
+    return with_guest_stopped(s, run_events, &a);
+}
+
+static int nothing(struct session *s, void *arg)
+{
+    (void)s;
+    (void)arg;
+    return 0;
+}
+
+void session_poll_arming(struct session *s)
+{
+    if (s->trap && trap_waiting(s->trap) && s->tgt->running && !s->tgt->exited &&
+        with_guest_stopped(s, nothing, NULL))
+        fprintf(stderr, "error: arming events: %s\n", vmdbg_last_error());
+}

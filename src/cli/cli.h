@@ -48,6 +48,13 @@ int cli_parse_value(struct session *s, const char *text, uint64_t *out);
  * Ctrl-] (interactive only). Returns vmdbg's exit status. */
 int console_loop(struct session *s);
 
+/* Stop a running guest for vmdbg's own use (events' stops that race the
+ * request are handled on the way); *verdict says whether it stopped at an
+ * event's break. */
+enum trap_verdict;
+int session_stop(struct session *s, struct tgt_stop *stop, enum trap_verdict *verdict);
+/* "event 0xID triggered (pre|post)" for the event whose break stopped the guest. */
+void announce_break(struct session *s);
 /* Stop the guest if it runs and report where (pause, Ctrl-]). */
 int session_pause(struct session *s);
 /* Note that the guest is gone; sets exit_status from how it ended. */

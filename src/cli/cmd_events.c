@@ -52,6 +52,19 @@ static int host_vcpu_count(void *ctx)
     return tgt_vcpu_count(s->tgt);
 }
 
+static int os_ready(void *ctx)
+{
+    struct session *s = ctx;
+    return lnx_attach(s->lnx, s->tgt, 0, NULL);
+}
+
+static int os_lstar(void *ctx, uint64_t *lstar)
+{
+    struct session *s = ctx;
+    int rc = lnx_attach(s->lnx, s->tgt, 0, NULL);
+    return rc ? rc : lnx_symbol(s->lnx, "entry_SYSCALL_64", lstar);
+}
+
 int session_events_init(struct session *s)
 {
     struct ev_host host = {
@@ -66,7 +79,12 @@ int session_events_init(struct session *s)
     s->events = ev_engine_new(&host);
     if (!s->events)
         return err_set(VMDBG_ENOMEM, "out of memory");
-    return trap_new(s->tgt, s->events, s->out, &s->trap);
+    int rc = trap_new(s->tgt, s->events, s->out, &s->trap);
+    if (!rc && s->lnx) {
+        struct trap_os os = {.ctx = s, .ready = os_ready, .lstar = os_lstar};
+        trap_set_os(s->trap, &os);
+    }
+    return rc;
 }
 
 void session_events_free(struct session *s)
@@ -88,20 +106,16 @@ void session_events_free(struct session *s)
 static int with_guest_stopped(struct session *s, int (*fn)(struct session *, void *), void *arg)
 {
     bool was_running = s->tgt->running;
-    struct tgt_stop stop;
     if (was_running) {
-        int rc = tgt_pause(s->tgt, &stop, 10000);
+        struct tgt_stop stop;
+        enum trap_verdict v;
+        int rc = session_stop(s, &stop, &v);
         if (rc)
             return rc;
-        if (stop.reason == TGT_STOP_EXITED) {
-            session_guest_exited(s, &stop);
-            return err_set(VMDBG_EEXITED, "the guest exited");
+        if (v == TRAP_BREAK) { /* the guest now waits at an event's break */
+            s->at_prompt = true;
+            announce_break(s);
         }
-        /* A stop that was already on its way may be a hit: handle it. */
-        enum trap_verdict v;
-        trap_on_stop(s->trap, &stop, &v);
-        if (v == TRAP_RESUMED && (rc = tgt_pause(s->tgt, &stop, 10000)))
-            return rc;
     }
     int rc = fn(s, arg);
     int src = trap_sync(s->trap);
@@ -155,9 +169,16 @@ static int nothing(struct session *s, void *arg)
     return 0;
 }
 
+#define ARMING_POLL_NS 200000000ull /* each poll stops the guest: not too often */
+
 void session_poll_arming(struct session *s)
 {
-    if (s->trap && trap_waiting(s->trap) && s->tgt->running && !s->tgt->exited &&
-        with_guest_stopped(s, nothing, NULL))
+    static uint64_t last;
+    uint64_t now = now_ns();
+    if (!s->trap || !trap_waiting(s->trap) || !s->tgt->running || s->tgt->exited ||
+        now - last < ARMING_POLL_NS)
+        return;
+    last = now;
+    if (with_guest_stopped(s, nothing, NULL))
         fprintf(stderr, "error: arming events: %s\n", vmdbg_last_error());
 }

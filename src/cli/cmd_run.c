@@ -73,6 +73,15 @@ int cmd_status(struct session *s, int argc, char **argv)
     } else {
         fprintf(s->out, "attached:    yes (QEMU started by someone else)\n");
     }
+    const struct trap_stats *st = trap_stats(s->trap);
+    if (st && st->stops)
+        fprintf(s->out,
+                "event stops: %llu (syscalls %llu, sysrets %llu, #UD passed on %llu, real "
+                "steps %llu), handler %.1f us per stop, %llu events delivered\n",
+                (unsigned long long)st->stops, (unsigned long long)st->syscalls,
+                (unsigned long long)st->sysrets, (unsigned long long)st->passed,
+                (unsigned long long)st->steps, st->handler_ns / 1e3 / (double)st->stops,
+                (unsigned long long)ev_delivered(s->events));
     return 0;
 }
 
@@ -83,10 +92,12 @@ int cmd_sleep(struct session *s, int argc, char **argv)
         return err_set(VMDBG_EINVAL, "sleep takes milliseconds (hex by default), at most 1 h");
     uint64_t deadline = now_ns() + ms * 1000000u;
     while (now_ns() < deadline && !s->tgt->exited) {
-        int fd = s->launched ? s->vm.console_fd : -1;
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        struct pollfd pfd[2] = {
+            {.fd = s->launched ? s->vm.console_fd : -1, .events = POLLIN},
+            {.fd = s->tgt->running ? tgt_poll_fd(s->tgt) : -1, .events = POLLIN},
+        };
         uint64_t left = (deadline - now_ns()) / 1000000u;
-        poll(&pfd, fd >= 0 ? 1 : 0, (int)(left > 50 ? 50 : left + 1));
+        poll(pfd, 2, (int)(left > 250 ? 250 : left + 1));
         console_drain(s);
         /* A stop for the user (an event's break) ends the sleep early. */
         if (s->tgt->running && session_check_stop(s, 0))

@@ -126,18 +126,41 @@ void session_guest_exited(struct session *s, const struct tgt_stop *stop)
     record_exit(s, status);
 }
 
+int session_stop(struct session *s, struct tgt_stop *stop, enum trap_verdict *verdict)
+{
+    /* A stop may race the interrupt: an event's stop arrives instead, and
+     * the stub drops the interrupt. The trap handles that stop and the
+     * guest runs again, so interrupt again until the guest is ours. */
+    for (int tries = 0; tries < 1000; tries++) {
+        int rc = tgt_pause(s->tgt, stop, PAUSE_TIMEOUT_MS);
+        if (rc)
+            return rc;
+        if (stop->reason == TGT_STOP_EXITED) {
+            session_guest_exited(s, stop);
+            return err_set(VMDBG_EEXITED, "the guest exited");
+        }
+        *verdict = TRAP_NOT_OURS;
+        if (trap_on_stop(s->trap, stop, verdict))
+            fprintf(stderr, "error: event handling failed: %s\n", vmdbg_last_error());
+        if (!s->tgt->running)
+            return 0;
+    }
+    return err_set(VMDBG_ETIMEOUT, "the guest keeps hitting events: cannot pause it");
+}
+
 int session_pause(struct session *s)
 {
     struct tgt_stop stop;
-    int rc = tgt_pause(s->tgt, &stop, PAUSE_TIMEOUT_MS);
+    enum trap_verdict v;
+    int rc = session_stop(s, &stop, &v);
     if (rc)
         return rc;
-    if (stop.reason == TGT_STOP_EXITED) {
-        session_guest_exited(s, &stop);
-        return err_set(VMDBG_EEXITED, "the guest exited");
-    }
     s->at_prompt = true;
-    describe_stop(s, &stop);
+    ev_flush_messages(s->events);
+    if (v == TRAP_BREAK)
+        announce_break(s);
+    else
+        describe_stop(s, &stop);
     return 0;
 }
 
@@ -206,7 +229,7 @@ static void relay_stdin(struct session *s, bool *stdin_open)
     }
 }
 
-static void announce_break(struct session *s)
+void announce_break(struct session *s)
 {
     enum ev_stage stage = EV_STAGE_PRE;
     const struct ev_event *ev = trap_break_event(s->trap, &stage);

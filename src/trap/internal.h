@@ -52,8 +52,8 @@ struct trap {
     int nsysret;
     bool sysret_scanned;
     bool sysret_from_lstar;     /* swept from the real LSTAR (else: a guess) */
-    int (*lstar_hint)(void *ctx, uint64_t *lstar);
-    void *hint_ctx;
+    struct trap_os os;
+    bool kernel_ready;          /* latched: the kernel's IDT and SYSCALL are final */
 
     /* what is armed */
     uint64_t sce_cleared;       /* vCPUs whose EFER.SCE vmdbg cleared */

@@ -3,6 +3,7 @@
  * hardware frame on the kernel stack. Variant 1 (!syscall) checks the
  * instruction bytes, variant 2 (!syscall2) trusts a user RIP and CS.
  * Everything else is a genuine #UD and goes to the guest untouched. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -20,20 +21,41 @@ static uint64_t le64(const uint8_t *p)
     return v;
 }
 
+/* Is the guest kernel up: its final IDT in place, SYSCALL set up? The OS
+ * profile knows; without one, a vCPU seen in user mode proves it. */
+static int kernel_ready(struct trap *tr)
+{
+    if (tr->kernel_ready)
+        return 0;
+    if (tr->os.ready) {
+        int rc = tr->os.ready(tr->os.ctx);
+        if (rc)
+            return rc == -VMDBG_ESTATE || rc == -VMDBG_EINVAL ? -VMDBG_ESTATE : rc;
+    } else {
+        bool user = false;
+        for (int v = 0; v < tr->nvcpus && !user; v++) {
+            struct tgt_regs regs;
+            int rc = tgt_regs_read(tr->t, v, &regs);
+            if (rc)
+                return rc;
+            user = (regs.v[TGT_CS] & 3) == 3;
+        }
+        if (!user)
+            return -VMDBG_ESTATE;
+    }
+    tr->kernel_ready = true;
+    return 0;
+}
+
 /* Find the #UD handler and how to step past its first instruction; learn
  * each vCPU's GDT. -VMDBG_ESTATE while the kernel has not set them up. */
 int sc_prepare(struct trap *tr)
 {
     if (tr->ud_known)
         return 0;
-    /* Until the kernel has enabled SYSCALL (syscall_init sets SCE with
-     * LSTAR) its IDT may still be the early one: wait. */
-    struct tgt_regs regs;
-    int rc0 = tgt_regs_read(tr->t, 0, &regs);
+    int rc0 = kernel_ready(tr);
     if (rc0)
         return rc0;
-    if (!(regs.v[TGT_EFER] & X86_EFER_SCE))
-        return -VMDBG_ESTATE;
     struct tgt_dtables dt;
     for (int v = 0; v < tr->nvcpus; v++) {
         int rc = tgt_dtables(tr->t, v, &dt);
@@ -159,7 +181,7 @@ static bool insn_is_syscall(struct trap *tr, int vcpu, uint64_t rip,
 int sc_on_ud(struct trap *tr, int vcpu, const struct tgt_regs *regs, struct tgt_mem_req *spec,
              enum trap_verdict *verdict)
 {
-    struct x86_iret_frame f;
+    struct x86_iret_frame f = {0};
     *verdict = TRAP_RESUMED;
     if (read_frame(tr, vcpu, regs->v[TGT_RSP], spec, &f) || (f.cs & 3) != 3 ||
         !(tr->sce_cleared & (1ull << vcpu)))

@@ -88,8 +88,7 @@ static int scan_before_handlers(struct trap *tr)
 static int find_sysrets(struct trap *tr)
 {
     uint64_t lstar = tr->lstar;
-    bool known = tr->syscall_learned ||
-                 (tr->lstar_hint && tr->lstar_hint(tr->hint_ctx, &lstar) == 0);
+    bool known = tr->syscall_learned || (tr->os.lstar && tr->os.lstar(tr->os.ctx, &lstar) == 0);
     int rc = known ? sweep_entry(tr, lstar) : scan_before_handlers(tr);
     if (!rc && tr->nsysret == 0)
         rc = err_set(VMDBG_EUNSUP, "no SYSRETQ found in the kernel's syscall entry: this "

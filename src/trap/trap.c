@@ -90,10 +90,9 @@ int trap_step_for_real(struct trap *tr, int vcpu, struct tgt_regs *after)
     return tgt_regs_read(tr->t, vcpu, after);
 }
 
-void trap_set_lstar_hint(struct trap *tr, int (*hint)(void *ctx, uint64_t *lstar), void *ctx)
+void trap_set_os(struct trap *tr, const struct trap_os *os)
 {
-    tr->lstar_hint = hint;
-    tr->hint_ctx = ctx;
+    tr->os = *os;
 }
 
 int trap_sync(struct trap *tr)
@@ -266,5 +265,5 @@ void trap_describe(const struct trap *tr, FILE *out)
 
 const struct trap_stats *trap_stats(const struct trap *tr)
 {
-    return &tr->st;
+    return tr ? &tr->st : NULL;
 }

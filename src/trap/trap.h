@@ -41,10 +41,19 @@ int trap_new(struct tgt *t, struct ev_engine *e, FILE *out, struct trap **trp);
 /* Restore the guest (EFER, breakpoints) if it is stopped, and free. */
 void trap_free(struct trap *tr);
 
-/* Where the OS says the 64-bit syscall entry (LSTAR) is, e.g. a Linux
- * profile's entry_SYSCALL_64: it lets the SYSRETQs be found before the
- * first SYSCALL is trapped. Optional. */
-void trap_set_lstar_hint(struct trap *tr, int (*hint)(void *ctx, uint64_t *lstar), void *ctx);
+/* What an OS profile can tell the trap layer. Both are optional.
+ *  - ready: 0 once the guest kernel runs on its final IDT and has set up
+ *    SYSCALL, -VMDBG_ESTATE before (Linux sets EFER.SCE in head_64.S, long
+ *    before its real IDT exists, so SCE alone says nothing). Without it,
+ *    the kernel counts as ready once a vCPU is seen in user mode.
+ *  - lstar: the 64-bit syscall entry (Linux: entry_SYSCALL_64), so the
+ *    SYSRETQs are found before the first SYSCALL is trapped. */
+struct trap_os {
+    void *ctx;
+    int (*ready)(void *ctx);
+    int (*lstar)(void *ctx, uint64_t *lstar);
+};
+void trap_set_os(struct trap *tr, const struct trap_os *os);
 
 /* The guest is stopped: arm and disarm mechanisms to match the enabled
  * events. Mechanisms whose kernel structures are not set up yet wait. */

@@ -132,6 +132,18 @@ struct lnx_task_info {
 int lnx_current(struct lnx *l, struct tgt *t, int vcpu, const struct tgt_regs *regs,
                 struct lnx_task_info *out);
 
+/* The per-event fast path, for an engine that reads registers with
+ * tgt_regs_read_with_mem: lnx_current_prefetch fills *req with the read of
+ * the vCPU's current_task pointer (into *slot), to put in the same round
+ * trip as the register read; lnx_current_prefetched then uses it, so a
+ * cached lookup costs no round trip of its own. prefetch returns false
+ * (nothing to add) until the vCPU's first lookup has found its per-CPU base.
+ * A failed prefetch (req->status < 0, e.g. a PTI user-mode CR3 that does
+ * not map the per-CPU area) falls back to a physical read. */
+bool lnx_current_prefetch(struct lnx *l, int vcpu, struct tgt_mem_req *req, uint64_t *slot);
+int lnx_current_prefetched(struct lnx *l, struct tgt *t, int vcpu, const struct tgt_regs *regs,
+                           const struct tgt_mem_req *req, struct lnx_task_info *out);
+
 /* Read one task's information from its task_struct address. */
 int lnx_task_read(struct lnx *l, struct tgt *t, int vcpu, uint64_t task, struct lnx_task_info *out);
 /* The physical address of the task's page-table root (mm->pgd minus the

@@ -43,6 +43,7 @@ struct vcpu_cache {
     bool valid;
     uint64_t task; /* the task pointer read from current_task */
     uint64_t root; /* CR3 without PCID and PTI bits: changes on exec */
+    uint64_t gs;   /* the vCPU's kernel GS base: fixed once the kernel is up */
     struct lnx_task_info info;
 };
 
@@ -228,6 +229,22 @@ static int kread(struct lnx *l, struct tgt *t, int vcpu, uint64_t va, void *buf,
                    va);
 }
 
+/* The per-event read: a virtual read (one packet) when the vCPU's CR3 maps
+ * the kernel, i.e. is not PTI's user root; else kread's physical read (three
+ * pipelined packets: PhyMemMode on, read, off). With PTI off bit 12 may be
+ * set in a kernel root by chance: then the physical path is taken, which
+ * is slower but equally right. */
+static int kread_on_vcpu(struct lnx *l, struct tgt *t, int vcpu, const struct tgt_regs *regs,
+                         uint64_t va, void *buf, size_t len)
+{
+    if (!(regs->v[TGT_CR3] & CR3_PTI_USER) && (regs->v[TGT_CR0] & CR0_PG)) {
+        l->stats.mem_reads++;
+        if (!tgt_mem_read(t, vcpu, va, buf, len, false))
+            return 0;
+    }
+    return kread(l, t, vcpu, va, buf, len);
+}
+
 static int kread64(struct lnx *l, struct tgt *t, int vcpu, uint64_t va, uint64_t *v)
 {
     unsigned char b[8];
@@ -383,8 +400,8 @@ static void task_field_at(const struct lnx_offsets *o, uint32_t at[TF_COUNT],
  * per-event path can leave it out: in Linux 6.1 it sits 2 KiB away from the
  * others and would cost a second read). Fields are gathered greedily, in
  * offset order, into reads of at most TASK_READ_SPAN bytes. */
-static int task_fields_read(struct lnx *l, struct tgt *t, int vcpu, uint64_t task, int count,
-                            unsigned char field[TF_COUNT][16])
+static int task_fields_read(struct lnx *l, struct tgt *t, int vcpu, const struct tgt_regs *regs,
+                            uint64_t task, int count, unsigned char field[TF_COUNT][16])
 {
     uint32_t at[TF_COUNT], len[TF_COUNT];
     task_field_at(&l->off, at, len);
@@ -402,7 +419,8 @@ static int task_fields_read(struct lnx *l, struct tgt *t, int vcpu, uint64_t tas
                 at[i] + len[i] > hi)
                 hi = at[i] + len[i];
         unsigned char span[TASK_READ_SPAN];
-        int rc = kread(l, t, vcpu, task + lo, span, hi - lo);
+        int rc = regs ? kread_on_vcpu(l, t, vcpu, regs, task + lo, span, hi - lo)
+                      : kread(l, t, vcpu, task + lo, span, hi - lo);
         if (rc)
             return rc;
         for (int i = 0; i < count; i++) {
@@ -415,11 +433,13 @@ static int task_fields_read(struct lnx *l, struct tgt *t, int vcpu, uint64_t tas
     return 0;
 }
 
-static int task_read_raw(struct lnx *l, struct tgt *t, int vcpu, uint64_t task, bool with_flags,
-                         uint64_t *parent, struct lnx_task_info *out)
+/* regs: the vCPU's registers when the caller has them (per-event path), else NULL. */
+static int task_read_raw(struct lnx *l, struct tgt *t, int vcpu, const struct tgt_regs *regs,
+                         uint64_t task, bool with_flags, uint64_t *parent,
+                         struct lnx_task_info *out)
 {
     unsigned char field[TF_COUNT][16] = {{0}};
-    int rc = task_fields_read(l, t, vcpu, task, with_flags ? TF_COUNT : TF_FLAGS, field);
+    int rc = task_fields_read(l, t, vcpu, regs, task, with_flags ? TF_COUNT : TF_FLAGS, field);
     if (rc)
         return rc;
     memset(out, 0, sizeof(*out));
@@ -442,7 +462,7 @@ static int task_read_full(struct lnx *l, struct tgt *t, int vcpu, uint64_t task,
                           struct lnx_task_info *out)
 {
     uint64_t parent = 0;
-    int rc = task_read_raw(l, t, vcpu, task, true, &parent, out);
+    int rc = task_read_raw(l, t, vcpu, NULL, task, true, &parent, out);
     if (!rc && parent && parent != task) {
         unsigned char b[4];
         if (!kread(l, t, vcpu, parent + l->off.task_tgid, b, 4))
@@ -493,8 +513,22 @@ static int kernel_gs_base(const struct tgt_regs *regs, int vcpu, uint64_t *gs)
     return 0;
 }
 
+bool lnx_current_prefetch(struct lnx *l, int vcpu, struct tgt_mem_req *req, uint64_t *slot)
+{
+    if (!l || !l->attached || vcpu < 0 || vcpu >= LNX_MAX_VCPUS || !l->cache[vcpu].gs)
+        return false;
+    *req = (struct tgt_mem_req){.addr = l->cache[vcpu].gs + l->current_task, .len = 8, .buf = slot};
+    return true;
+}
+
 int lnx_current(struct lnx *l, struct tgt *t, int vcpu, const struct tgt_regs *regs,
                 struct lnx_task_info *out)
+{
+    return lnx_current_prefetched(l, t, vcpu, regs, NULL, out);
+}
+
+int lnx_current_prefetched(struct lnx *l, struct tgt *t, int vcpu, const struct tgt_regs *regs,
+                           const struct tgt_mem_req *req, struct lnx_task_info *out)
 {
     if (!l)
         return err_set(VMDBG_ENOENT, "%s", no_profile_msg);
@@ -510,8 +544,13 @@ int lnx_current(struct lnx *l, struct tgt *t, int vcpu, const struct tgt_regs *r
     uint64_t gs = 0, task = 0;
     if (!rc)
         rc = kernel_gs_base(regs, vcpu, &gs);
+    unsigned char b[8];
+    if (!rc && req && req->status == 0 && req->addr == gs + l->current_task && req->len == 8)
+        memcpy(b, req->buf, 8); /* read in the caller's register round trip */
+    else if (!rc)
+        rc = kread_on_vcpu(l, t, vcpu, regs, gs + l->current_task, b, sizeof(b));
     if (!rc)
-        rc = kread64(l, t, vcpu, gs + l->current_task, &task);
+        task = le64(b);
     if (!rc && !IS_KERNEL_ADDR(task))
         rc = err_set(VMDBG_ESTATE, "vCPU %d has no current task yet", vcpu);
     if (rc)
@@ -523,11 +562,11 @@ int lnx_current(struct lnx *l, struct tgt *t, int vcpu, const struct tgt_regs *r
         l->stats.cache_hits++;
     } else {
         uint64_t parent;
-        rc = task_read_raw(l, t, vcpu, task, false, &parent, out);
+        rc = task_read_raw(l, t, vcpu, regs, task, false, &parent, out);
         if (rc)
             return rc;
         if (c)
-            *c = (struct vcpu_cache){true, task, root, *out};
+            *c = (struct vcpu_cache){true, task, root, gs, *out};
     }
     l->stats.lookups++;
     l->stats.lookup_ns += now_ns() - t0;

@@ -95,8 +95,8 @@ static void test_malformed_lines(void **state)
         "ffffffff81000000 T name\t[mod\n", /* unterminated module */
         "T name\n",                        /* no address */
         "ffffffff81000000\n",              /* address only */
-        "\x7f"
-        "ELF\x02\x01\x01", /* a binary file */
+        ("\x7f"
+         "ELF\x02\x01\x01"), /* a binary file */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct lnx_symtab *st = NULL;

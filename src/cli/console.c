@@ -345,9 +345,12 @@ int console_loop(struct session *s)
         }
         stub = n;
         pfd[n++] = (struct pollfd){.fd = tgt_poll_fd(s->tgt), .events = POLLIN};
-        int pr = poll(pfd, (nfds_t)n, 250);
+        bool buffered = s->tgt->running && tgt_has_buffered(s->tgt);
+        int pr = poll(pfd, (nfds_t)n, buffered ? 0 : 250);
         if (pr < 0 && errno != EINTR)
             break;
+        if (buffered)
+            pfd[stub].revents |= POLLIN;
         if (pfd[con].revents)
             console_drain(s);
         if (in >= 0 && pfd[in].revents)

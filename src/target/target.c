@@ -186,6 +186,11 @@ int tgt_dtables(struct tgt *t, int vcpu, struct tgt_dtables *out)
     return rc ? rc : t->ops->dtables(t, vcpu, out);
 }
 
+bool tgt_has_buffered(struct tgt *t)
+{
+    return t && t->ops->has_buffered && t->ops->has_buffered(t);
+}
+
 int tgt_detach(struct tgt *t)
 {
     int rc = check_op(t, t ? t->ops->detach : NULL, "detaching");

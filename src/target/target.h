@@ -107,6 +107,7 @@ struct tgt_ops {
     int (*wait)(struct tgt *t, struct tgt_stop *stop, int timeout_ms);
     int (*monitor)(struct tgt *t, const char *cmd, struct buf *out);
     int (*poll_fd)(struct tgt *t);                           /* readable when a stop may be due */
+    bool (*has_buffered)(struct tgt *t);                     /* a reply already read, not yet used */
     int (*detach)(struct tgt *t);                            /* leave the guest running */
     int (*regs_read_with_mem)(struct tgt *t, int vcpu, struct tgt_regs *out,
                               struct tgt_mem_req *reqs, size_t n);
@@ -145,6 +146,10 @@ int tgt_pause(struct tgt *t, struct tgt_stop *stop, int timeout_ms);
 int tgt_wait(struct tgt *t, struct tgt_stop *stop, int timeout_ms);
 int tgt_monitor(struct tgt *t, const char *cmd, struct buf *out);
 int tgt_poll_fd(struct tgt *t);
+/* True when bytes from the hypervisor were already read but not used (a
+ * stop reply can arrive in the same read as earlier replies): poll_fd
+ * will not wake for them, so check this before sleeping on it. */
+bool tgt_has_buffered(struct tgt *t);
 int tgt_detach(struct tgt *t);
 /* Read all registers of vcpu and, in the same round trip, n virtual memory
  * ranges; each request gets its own status. */

@@ -616,6 +616,11 @@ static int gdb_poll_fd(struct tgt *t)
     return gdb_of(t)->conn.fd;
 }
 
+static bool gdb_has_buffered(struct tgt *t)
+{
+    return rsp_has_buffered(&gdb_of(t)->conn);
+}
+
 /* D: the stub forgets its breakpoints and the guest runs on. Sending it
  * while the guest runs first stops it, so the reply still comes. */
 static int gdb_detach(struct tgt *t)
@@ -650,6 +655,7 @@ static const struct tgt_ops gdb_ops = {
     .wait = gdb_wait,
     .monitor = gdb_monitor,
     .poll_fd = gdb_poll_fd,
+    .has_buffered = gdb_has_buffered,
     .detach = gdb_detach,
     .regs_read_with_mem = gdb_regs_read_with_mem,
     .regs_write_resume = gdb_regs_write_resume,

@@ -37,7 +37,7 @@ vmdbg_run() {
     name=$1
     shift
     status=0
-    timeout 120 "$VMDBG" --console "$work/$name.console.txt" "$@" \
+    timeout 120 "$VMDBG" --console "$work/$name.console.txt" "$@" </dev/null \
         >"$work/$name.out.txt" 2>"$work/$name.err.txt" || status=$?
 }
 

@@ -31,6 +31,7 @@ struct rsp_decoder {
     int sum_digits[2];   /* the two checksum characters received */
     bool escape_next;    /* previous raw byte was '}' */
     bool repeat_next;    /* previous raw byte was '*' */
+    bool overflow;       /* the current packet exceeded max_len */
     size_t max_len;      /* packets longer than this are rejected */
 };
 

@@ -30,8 +30,10 @@ static void body_byte(struct rsp_decoder *d, unsigned char raw)
     if (d->repeat_next) {
         d->repeat_next = false;
         int times = (int)raw - 29;
-        if (times < 0 || d->payload.len == 0 || d->payload.len + (size_t)times > d->max_len)
+        if (times < 0 || d->payload.len == 0 || d->payload.len + (size_t)times > d->max_len) {
+            d->overflow = d->overflow || (times > 0 && d->payload.len > 0);
             return; /* malformed run: the checksum still decides */
+        }
         char last = d->payload.data[d->payload.len - 1];
         for (int i = 0; i < times; i++)
             buf_putc(&d->payload, last);
@@ -52,6 +54,8 @@ static void body_byte(struct rsp_decoder *d, unsigned char raw)
     }
     if (d->payload.len < d->max_len)
         buf_putc(&d->payload, (char)raw);
+    else
+        d->overflow = true;
 }
 
 size_t rsp_decode(struct rsp_decoder *d, const char *in, size_t len, enum rsp_item *item)
@@ -66,6 +70,7 @@ size_t rsp_decode(struct rsp_decoder *d, const char *in, size_t len, enum rsp_it
                 buf_reserve(&d->payload, 64);
                 d->sum = 0;
                 d->escape_next = d->repeat_next = false;
+                d->overflow = false;
                 d->state = DEC_BODY;
             } else if (ch == '+') {
                 *item = RSP_ITEM_ACK;
@@ -93,7 +98,8 @@ size_t rsp_decode(struct rsp_decoder *d, const char *in, size_t len, enum rsp_it
         case DEC_SUM2:
             d->sum_digits[1] = hex_val(ch);
             d->state = DEC_IDLE;
-            if (d->sum_digits[0] < 0 || d->sum_digits[1] < 0 ||
+            /* an oversized packet is refused whole, never cut short */
+            if (d->overflow || d->sum_digits[0] < 0 || d->sum_digits[1] < 0 ||
                 (uint8_t)(d->sum_digits[0] * 16 + d->sum_digits[1]) != d->sum)
                 *item = RSP_ITEM_BADSUM;
             else

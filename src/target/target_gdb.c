@@ -46,16 +46,17 @@ static int expect_ok(struct buf *reply, const char *what)
  * g->reply, the earlier ones must be "OK" (thread selection, mode switches). */
 static int pipeline(struct gdb_target *g, const char *const *pkts, size_t n, size_t checked)
 {
-    int rc = rsp_send_many(&g->conn, pkts, n);
+    /* Every reply is read even after a refusal, so the stream stays in step. */
+    int rc = rsp_send_many(&g->conn, pkts, n), first = 0;
     for (size_t i = 0; !rc && i < n; i++) {
         rc = rsp_recv(&g->conn, &g->reply, g->conn.timeout_ms);
-        if (!rc && i < checked && strcmp(g->reply.data, "OK") != 0)
-            rc = err_set(VMDBG_EPROTO, "the GDB stub refused '%s': %.40s", pkts[i],
-                         g->reply.data);
+        if (!rc && i < checked && strcmp(g->reply.data, "OK") != 0 && !first)
+            first = err_set(VMDBG_EPROTO, "the GDB stub refused '%s': %.40s", pkts[i],
+                            g->reply.data);
     }
     if (rc == -VMDBG_EEXITED)
         g->base.exited = true;
-    return rc;
+    return rc ? rc : first;
 }
 
 static int request(struct gdb_target *g, const char *pkt)
@@ -210,6 +211,13 @@ static int gdb_regs_read(struct tgt *t, int vcpu, struct tgt_regs *out)
 
 static int decode_g_reply(struct gdb_target *g, struct tgt_regs *out)
 {
+    /* Register data: an even number of hex digits ('x' for unavailable
+     * bytes), long enough to hold rip. Anything else is not a 'g' reply. */
+    const struct rsp_reg *rip = &g->map.regs[g->reg_index[TGT_RIP]];
+    bool well_formed = g->reply.len % 2 == 0 && g->reply.len >= (rip->offset + 8) * 2 &&
+                       strspn(g->reply.data, "0123456789abcdefABCDEFx") == g->reply.len;
+    if (!well_formed && g->reply.data[0] != 'E')
+        return err_set(VMDBG_EPROTO, "the GDB stub sent no register data: %.40s", g->reply.data);
     if (g->reply.data[0] == 'E')
         return err_set(VMDBG_EPROTO, "the GDB stub refused to read registers: %s",
                        g->reply.data);
@@ -362,19 +370,23 @@ static int mem_chunk(struct gdb_target *g, int vcpu, const char *pkt, bool phys)
     pkts[n++] = pkt;
     pkts[n++] = "Qqemu.PhyMemMode:0";
     /* Collect replies: everything but the access itself must be OK. */
-    int rc = rsp_send_many(&g->conn, pkts, n);
+    int rc = rsp_send_many(&g->conn, pkts, n), first = 0;
     struct buf access;
     buf_init(&access);
-    for (size_t i = 0; !rc && i < n; i++) {
+    for (size_t i = 0; !rc && i < n; i++) { /* all replies, so the stream stays in step */
         rc = rsp_recv(&g->conn, &g->reply, g->conn.timeout_ms);
         if (rc)
             break;
         if (pkts[i] == pkt)
             rc = buf_append(&access, g->reply.data, g->reply.len);
-        else if (strcmp(g->reply.data, "OK") != 0)
-            rc = err_set(VMDBG_EUNSUP, "the GDB stub cannot access physical memory (%s)",
-                         pkts[i]);
+        else if (strcmp(g->reply.data, "OK") != 0 && !first)
+            first = err_set(VMDBG_EUNSUP, "the GDB stub cannot access physical memory (%s)",
+                            pkts[i]);
     }
+    if (rc == -VMDBG_EEXITED)
+        g->base.exited = true;
+    if (!rc)
+        rc = first;
     if (!rc) {
         buf_reset(&g->reply);
         rc = buf_append(&g->reply, access.data ? access.data : "", access.len);
@@ -537,6 +549,8 @@ static int gdb_monitor(struct tgt *t, const char *cmd, struct buf *out)
     buf_reset(out);
     while (!rc) {
         rc = rsp_recv(&g->conn, &g->reply, g->conn.timeout_ms);
+        if (rc == -VMDBG_EEXITED)
+            t->exited = true;
         if (rc)
             break;
         const char *r = g->reply.data;

@@ -307,14 +307,9 @@ static void test_oversized_packet_bounded(void **state)
     rsp_decoder_free(&d);
 }
 
-/* ---- known bugs ---------------------------------------------------------
- * Each asserts the right behaviour, which src/target does not have yet;
- * CMakeLists.txt runs each alone with WILL_FAIL (see test_target_gdb.c). */
-
-/* rsp_codec.c body_byte(): rsp.h says packets longer than max_len "are
- * rejected", but the decoder silently truncates them to max_len bytes and
- * reports RSP_ITEM_PACKET with a good checksum. */
-static void test_known_bug_oversized_packet_accepted(void **state)
+/* Packets longer than max_len are refused whole (reported as a bad
+ * packet), never truncated and passed on as good. */
+static void test_oversized_packet_refused(void **state)
 {
     (void)state;
     struct rsp_decoder d;
@@ -611,13 +606,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_stop_replies),
         cmocka_unit_test(test_stop_replies_malformed),
         cmocka_unit_test(test_conn_recv),
+        cmocka_unit_test(test_oversized_packet_refused),
     };
-    const struct CMUnitTest known_bugs[] = {
-        cmocka_unit_test(test_known_bug_oversized_packet_accepted),
-    };
-    if (argc == 3 && !strcmp(argv[1], "--known-bug")) {
-        cmocka_set_test_filter(argv[2]);
-        return cmocka_run_group_tests(known_bugs, NULL, NULL);
-    }
+    (void)argc;
+    (void)argv;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

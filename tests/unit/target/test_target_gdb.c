@@ -597,7 +597,7 @@ static void test_unexpected_replies(void **state)
     /* ... or not at all supported */
     fake_stub_set_override(fs, "P", "");
     assert_int_equal(tgt_reg_write(f->t, 0, TGT_RAX, 1), -VMDBG_EUNSUP);
-    /* a refused thread switch (what follows is a known bug, see below) */
+    /* a refused thread switch */
     fake_stub_set_override(fs, "Hg", "E22");
     assert_int_equal(tgt_regs_read(f->t, 1, &r), -VMDBG_EPROTO);
 }
@@ -610,16 +610,10 @@ static void test_bad_checksum_reply(void **state)
     assert_int_equal(tgt_regs_read(f->t, 0, &r), -VMDBG_EPROTO);
 }
 
-/* ---- known bugs ------------------------------------------------------------------
- * Each test below asserts the right behaviour, which src/target does not have
- * yet. CMakeLists.txt runs each alone with WILL_FAIL, so the suite passes while
- * the bug exists and flags the test once it is fixed: then move it up into
- * the main list and drop its WILL_FAIL entry. */
-
-/* target_gdb.c pipeline(): when an early packet of a pipelined group is
- * refused, the replies to the later packets are not read, so every later
- * request receives the previous request's reply. */
-static void test_known_bug_refused_pipeline_desyncs(void **state)
+/* ---- refusals and broken replies keep the stream in step -------------------------
+ * When an early packet of a pipelined group is refused, the replies to the
+ * later packets are still read, so no later request gets an earlier reply. */
+static void test_refused_pipeline_stays_in_step(void **state)
 {
     struct fixture *f = *state;
     struct tgt_regs r;
@@ -634,7 +628,7 @@ static void test_known_bug_refused_pipeline_desyncs(void **state)
 
 /* target_gdb.c mem_chunk(): the same for a refused Qqemu.PhyMemMode:1 — the
  * replies to the access and to PhyMemMode:0 stay unread. */
-static void test_known_bug_refused_phys_mode_desyncs(void **state)
+static void test_refused_phys_mode_stays_in_step(void **state)
 {
     struct fixture *f = *state;
     uint8_t b[8];
@@ -648,7 +642,7 @@ static void test_known_bug_refused_phys_mode_desyncs(void **state)
 /* target_gdb.c gdb_monitor(): a stub that closes during a monitor command
  * gives -VMDBG_EEXITED but leaves t->exited false (pipeline() sets it for
  * every other request). */
-static void test_known_bug_monitor_close_not_exited(void **state)
+static void test_monitor_close_marks_exited(void **state)
 {
     struct fixture *f = *state;
     struct buf out;
@@ -661,7 +655,7 @@ static void test_known_bug_monitor_close_not_exited(void **state)
 
 /* target_gdb.c gdb_regs_read(): a 'g' reply that is not register data (here
  * "OK") is accepted: rc 0 with no register valid, instead of EPROTO. */
-static void test_known_bug_g_reply_not_checked(void **state)
+static void test_g_reply_checked(void **state)
 {
     struct fixture *f = *state;
     struct tgt_regs r;
@@ -763,17 +757,12 @@ int main(int argc, char **argv)
         T(test_unexpected_stop_reply),
         T(test_wrapper_checks),
         cmocka_unit_test(test_open_failures),
+        T(test_refused_pipeline_stays_in_step),
+        T(test_refused_phys_mode_stays_in_step),
+        T(test_monitor_close_marks_exited),
+        T(test_g_reply_checked),
     };
-    const struct CMUnitTest known_bugs[] = {
-        T(test_known_bug_refused_pipeline_desyncs),
-        T(test_known_bug_refused_phys_mode_desyncs),
-        T(test_known_bug_monitor_close_not_exited),
-        T(test_known_bug_g_reply_not_checked),
-    };
-    /* --known-bug NAME: run that one known-bug test (see above) */
-    if (argc == 3 && !strcmp(argv[1], "--known-bug")) {
-        cmocka_set_test_filter(argv[2]);
-        return cmocka_run_group_tests(known_bugs, NULL, NULL);
-    }
+    (void)argc;
+    (void)argv;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -626,8 +626,8 @@ static void test_refused_pipeline_stays_in_step(void **state)
     assert_int_equal(fake_stub_count(f->fs, before, "Hg2"), 1);
 }
 
-/* target_gdb.c mem_chunk(): the same for a refused Qqemu.PhyMemMode:1 — the
- * replies to the access and to PhyMemMode:0 stay unread. */
+/* The same for a refused Qqemu.PhyMemMode:1: the replies to the access and
+ * to PhyMemMode:0 are still read. */
 static void test_refused_phys_mode_stays_in_step(void **state)
 {
     struct fixture *f = *state;
@@ -639,9 +639,8 @@ static void test_refused_phys_mode_stays_in_step(void **state)
     assert_memory_equal(b, fake_stub_virt_mem(f->fs), 8);
 }
 
-/* target_gdb.c gdb_monitor(): a stub that closes during a monitor command
- * gives -VMDBG_EEXITED but leaves t->exited false (pipeline() sets it for
- * every other request). */
+/* A stub that closes during a monitor command gives -VMDBG_EEXITED and
+ * marks the guest gone, as every other request does. */
 static void test_monitor_close_marks_exited(void **state)
 {
     struct fixture *f = *state;
@@ -653,8 +652,8 @@ static void test_monitor_close_marks_exited(void **state)
     assert_true(f->t->exited);
 }
 
-/* target_gdb.c gdb_regs_read(): a 'g' reply that is not register data (here
- * "OK") is accepted: rc 0 with no register valid, instead of EPROTO. */
+/* A 'g' reply that is not register data (here "OK") is refused with
+ * EPROTO, not taken as registers. */
 static void test_g_reply_checked(void **state)
 {
     struct fixture *f = *state;

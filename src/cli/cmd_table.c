@@ -55,6 +55,11 @@ static const struct command commands[] = {
     {"events", cmd_events, 0, 2, 0, "events [e|d|c ID|all] [sc on|off]",
      "List the events and what is armed for them; enable, disable or clear one (hex id) or "
      "all; at an event's break, short-circuit it (sc on) or not."},
+    {"?", cmd_eval, 0, -1, CMD_RAW | CMD_NEEDS_STOPPED, "? script",
+     "Run HyperDbg script statements once on the current vCPU: ? printf(\"%llx\\n\", @rip);"},
+    {".script", cmd_run_script, 1, 17, 0, ".script path [args]",
+     "Run the commands in a file; $arg0 is the path, $arg1.. the arguments (replaced in each "
+     "line before it runs)."},
     {"~", cmd_vcpu, 0, 1, 0, "~ [vcpu]", "Show the current vCPU, or switch to another one."},
     {"status", cmd_status, 0, 0, 0, "status", "Show the guest's state and how it is reached."},
     {"sleep", cmd_sleep, 1, 1, 0, "sleep milliseconds",
@@ -133,39 +138,45 @@ static int report(int rc)
     return rc;
 }
 
-int cli_exec(struct session *s, const char *line)
+/* Generic checks, then the handler. argv[0] names the command. */
+static int dispatch(struct session *s, const char *line, int argc, char **argv)
 {
-    char copy[4096];
-    if (strlen(line) >= sizeof(copy))
-        return report(err_set(VMDBG_EINVAL, "command too long"));
-    strcpy(copy, line);
-    char *argv[CMD_MAX_ARGS + 1];
-    int argc = tokenize(copy, argv);
-    if (argc < 0)
-        return report(err_set(VMDBG_EINVAL, "too many words in the command"));
-    if (argc == 0)
-        return 0;
-    argv[argc] = NULL;
-    const struct command *c = cmd_lookup(argv[0]);
+    /* `?` needs no blank before its script */
+    const struct command *c = cmd_lookup(argv[0][0] == '?' ? "?" : argv[0]);
     if (!c)
-        return report(err_set(VMDBG_EINVAL, "unknown command '%s' (type help for the list)",
-                              argv[0]));
+        return err_set(VMDBG_EINVAL, "unknown command '%s' (type help for the list)", argv[0]);
     int nargs = argc - 1;
-    if (nargs < c->min_args || (c->max_args >= 0 && nargs > c->max_args))
-        return report(err_set(VMDBG_EINVAL, "usage: %s", c->usage));
+    if (!(c->flags & CMD_RAW) &&
+        (nargs < c->min_args || (c->max_args >= 0 && nargs > c->max_args)))
+        return err_set(VMDBG_EINVAL, "usage: %s", c->usage);
     if (s->tgt && s->tgt->exited && strcmp(c->name, "q") && strcmp(c->name, "help") &&
         strcmp(c->name, "status"))
-        return report(err_set(VMDBG_EEXITED, "the guest has exited"));
+        return err_set(VMDBG_EEXITED, "the guest has exited");
     if ((c->flags & CMD_NEEDS_STOPPED) && s->tgt && s->tgt->running)
-        return report(err_set(VMDBG_ESTATE, "the guest is running: pause it first"));
-    int rc;
+        return err_set(VMDBG_ESTATE, "the guest is running: pause it first");
     if (c->flags & CMD_RAW) {
         char *whole[] = {(char *)line + strspn(line, " \t"), NULL};
-        rc = c->fn(s, 1, whole);
-    } else {
-        rc = c->fn(s, argc, argv);
+        return c->fn(s, 1, whole);
     }
-    fflush(s->out);
+    return c->fn(s, argc, argv);
+}
+
+int cli_exec(struct session *s, const char *line)
+{
+    char *copy = strdup(line);
+    if (!copy)
+        return report(err_set(VMDBG_ENOMEM, "out of memory"));
+    char *argv[CMD_MAX_ARGS + 1];
+    int argc = tokenize(copy, argv);
+    int rc = 0;
+    if (argc < 0) {
+        rc = err_set(VMDBG_EINVAL, "too many words in the command");
+    } else if (argc > 0) {
+        argv[argc] = NULL;
+        rc = dispatch(s, line, argc, argv);
+        fflush(s->out);
+    }
+    free(copy);
     return report(rc);
 }
 

@@ -111,6 +111,8 @@ static int host_event_ctl(void *ctx, enum scr_event_op op, const uint64_t *args,
     struct ev_engine *e = rc->e;
     switch (op) {
     case SCR_EV_SC:
+        if (!rc->ev)
+            return -1; /* `?` is not an event */
         if (rc->stage == EV_STAGE_POST) {
             static const char warn[] = "warning: event_sc has no effect in the post stage\n";
             ev_message(e, rc->ev, warn, sizeof(warn) - 1);
@@ -125,6 +127,8 @@ static int host_event_ctl(void *ctx, enum scr_event_op op, const uint64_t *args,
             return -1;
         return ev_modify(e, args[0], op == SCR_EV_ENABLE ? 1 : op == SCR_EV_DISABLE ? 0 : -1);
     case SCR_EV_PAUSE:
+        if (!rc->ev)
+            return -1; /* refused from `?`, as in HyperDbg */
         e->pause_requested = true;
         return 0;
     case SCR_EV_FLUSH:
@@ -134,6 +138,8 @@ static int host_event_ctl(void *ctx, enum scr_event_op op, const uint64_t *args,
         return -1; /* event_inject: not available through QEMU's stub */
     }
 }
+
+void ev_apply_deferred(struct ev_engine *e);
 
 /* ---- tasks, conditions, actions -------------------------------------------- */
 
@@ -191,8 +197,9 @@ static bool condition_holds(struct ev_engine *e, struct ev_event *ev, struct ev_
     return result != 0;
 }
 
-static void run_script(struct ev_engine *e, struct ev_event *ev, struct ev_hit *hit,
-                       enum ev_stage stage)
+/* Run prog for a hit; ev is NULL for `?`. Returns scr_run's status. */
+static int run_program(struct ev_engine *e, struct ev_event *ev, const struct scr_program *prog,
+                       struct ev_hit *hit, enum ev_stage stage, char *err, size_t errlen)
 {
     ensure_task(e, hit);
     struct run_ctx rc = {e, hit, ev, stage};
@@ -213,16 +220,36 @@ static void run_script(struct ev_engine *e, struct ev_event *ev, struct ev_hit *
         .thread = hit->task.thread,
         .core = (uint64_t)hit->vcpu,
         .pname_str = hit->task.known ? hit->task.comm : NULL,
-        .event_id = ev->id,
-        .event_tag = ev->tag,
+        .event_id = ev ? ev->id : 0,
+        .event_tag = ev ? ev->tag : 0,
         .event_stage = stage == EV_STAGE_POST ? 1 : 0,
-        .buffer_addr = ev->buffer ? (uint64_t)(uintptr_t)ev->buffer : 0,
-        .buffer = ev->buffer,
-        .buffer_size = ev->buffer_size,
+        .buffer_addr = ev && ev->buffer ? (uint64_t)(uintptr_t)ev->buffer : 0,
+        .buffer = ev ? ev->buffer : NULL,
+        .buffer_size = ev ? ev->buffer_size : 0,
     };
+    return scr_run(prog, &host, &info, NULL, err, errlen);
+}
+
+static void run_script(struct ev_engine *e, struct ev_event *ev, struct ev_hit *hit,
+                       enum ev_stage stage)
+{
     char err[256];
-    if (scr_run(ev->script, &host, &info, NULL, err, sizeof(err)))
+    if (run_program(e, ev, ev->script, hit, stage, err, sizeof(err)))
         report(e, ev, "script", err);
+}
+
+int ev_eval(struct ev_engine *e, const char *src, struct ev_hit *hit)
+{
+    struct scr_program *prog;
+    char err[256];
+    if (scr_compile(src, (size_t)-1, "?", e->globals, 0, &prog, err, sizeof(err)))
+        return err_set(VMDBG_EINVAL, "%s", err);
+    e->in_dispatch = true; /* event_clear from `?` is applied after the run */
+    int rc = run_program(e, NULL, prog, hit, EV_STAGE_PRE, err, sizeof(err));
+    e->in_dispatch = false;
+    ev_apply_deferred(e);
+    scr_free(prog);
+    return rc ? err_set(VMDBG_EINVAL, "%s", err) : 0;
 }
 
 static void run_code(struct ev_engine *e, struct ev_event *ev, struct ev_hit *hit)
@@ -282,8 +309,6 @@ void ev_hit_init(struct ev_hit *hit, enum ev_type type, int vcpu, uint64_t conte
     hit->context = context;
     hit->regs = *regs;
 }
-
-void ev_apply_deferred(struct ev_engine *e);
 
 enum ev_outcome ev_dispatch(struct ev_engine *e, struct ev_hit *hit, enum ev_stage stage)
 {

@@ -138,6 +138,12 @@ void ev_set_pending_sc(struct ev_engine *e, bool on);
 /* The hit the engine is in the middle of (at a break), or NULL. */
 void ev_set_current_hit(struct ev_engine *e, struct ev_hit *hit);
 
+/* `? <script>`: compile and run src once on a hit made from the current
+ * vCPU's registers (context 0); the registers it changed are marked in
+ * hit->dirty for the caller to write back. event_sc and pause() are
+ * refused, as in HyperDbg. */
+int ev_eval(struct ev_engine *e, const char *src, struct ev_hit *hit);
+
 /* Messages held by `imm no` events: print them now. */
 void ev_flush_messages(struct ev_engine *e);
 /* Counters: events delivered (actions run), per engine. */

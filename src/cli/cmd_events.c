@@ -28,7 +28,11 @@ static int host_task(void *ctx, struct ev_hit *hit)
 {
     struct session *s = ctx;
     struct lnx_task_info info;
-    int rc = lnx_current(s->lnx, s->tgt, hit->vcpu, &hit->regs, &info);
+    /* the pointer read with the registers at this stop, when there is one */
+    int rc = s->task_req_vcpu == hit->vcpu
+                 ? lnx_current_prefetched(s->lnx, s->tgt, hit->vcpu, &hit->regs, &s->task_req,
+                                          &info)
+                 : lnx_current(s->lnx, s->tgt, hit->vcpu, &hit->regs, &info);
     if (rc)
         return rc;
     hit->task = (struct ev_task){.known = true,
@@ -58,6 +62,16 @@ static int os_ready(void *ctx)
     return lnx_attach(s->lnx, s->tgt, 0, NULL);
 }
 
+static struct tgt_mem_req *os_prefetch(void *ctx, int vcpu)
+{
+    struct session *s = ctx;
+    s->task_req_vcpu = -1;
+    if (!lnx_current_prefetch(s->lnx, vcpu, &s->task_req, &s->task_slot))
+        return NULL;
+    s->task_req_vcpu = vcpu;
+    return &s->task_req;
+}
+
 static int os_lstar(void *ctx, uint64_t *lstar)
 {
     struct session *s = ctx;
@@ -81,7 +95,9 @@ int session_events_init(struct session *s)
         return err_set(VMDBG_ENOMEM, "out of memory");
     int rc = trap_new(s->tgt, s->events, s->out, &s->trap);
     if (!rc && s->lnx) {
-        struct trap_os os = {.ctx = s, .ready = os_ready, .lstar = os_lstar};
+        struct trap_os os = {
+            .ctx = s, .ready = os_ready, .lstar = os_lstar, .prefetch = os_prefetch};
+        s->task_req_vcpu = -1;
         trap_set_os(s->trap, &os);
     }
     return rc;

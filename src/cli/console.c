@@ -126,6 +126,15 @@ void session_guest_exited(struct session *s, const struct tgt_stop *stop)
     record_exit(s, status);
 }
 
+/* The trap layer's look at a stop. A current-task read prefetched at an
+ * earlier stop is stale from now on. */
+static int handle_event_stop(struct session *s, const struct tgt_stop *stop,
+                             enum trap_verdict *verdict)
+{
+    s->task_req_vcpu = -1;
+    return trap_on_stop(s->trap, stop, verdict);
+}
+
 int session_stop(struct session *s, struct tgt_stop *stop, enum trap_verdict *verdict)
 {
     /* A stop may race the interrupt: an event's stop arrives instead, and
@@ -140,7 +149,7 @@ int session_stop(struct session *s, struct tgt_stop *stop, enum trap_verdict *ve
             return err_set(VMDBG_EEXITED, "the guest exited");
         }
         *verdict = TRAP_NOT_OURS;
-        if (trap_on_stop(s->trap, stop, verdict))
+        if (handle_event_stop(s, stop, verdict))
             fprintf(stderr, "error: event handling failed: %s\n", vmdbg_last_error());
         if (!s->tgt->running)
             return 0;
@@ -248,7 +257,7 @@ static bool handle_stop(struct session *s, const struct tgt_stop *stop)
         return true;
     }
     enum trap_verdict v = TRAP_NOT_OURS;
-    if (trap_on_stop(s->trap, stop, &v)) {
+    if (handle_event_stop(s, stop, &v)) {
         fprintf(stderr, "error: event handling failed: %s\n", vmdbg_last_error());
         if (s->tgt->exited)
             return true;

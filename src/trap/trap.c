@@ -198,17 +198,22 @@ int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict
     /* One round trip: all registers, plus the #UD frame and the
      * instruction where the last hit on this vCPU had them. */
     uint8_t frame[40], insn[2];
-    struct tgt_mem_req spec[2] = {
+    struct tgt_mem_req spec[3] = {
         {.addr = tr->spec_frame[vcpu], .len = sizeof(frame), .buf = frame},
         {.addr = tr->spec_rip[vcpu], .len = sizeof(insn), .buf = insn},
     };
     size_t nspec = tr->ud_bp && tr->spec_frame[vcpu] ? 2 : 0;
+    if (nspec == 0)
+        spec[0].status = spec[1].status = -VMDBG_EFAULT;
+    struct tgt_mem_req *os_req = tr->os.prefetch ? tr->os.prefetch(tr->os.ctx, vcpu) : NULL;
+    if (os_req)
+        spec[nspec++] = *os_req;
     struct tgt_regs regs;
     int rc = tgt_regs_read_with_mem(tr->t, vcpu, &regs, spec, nspec);
     if (rc)
         return rc;
-    if (nspec == 0)
-        spec[0].status = spec[1].status = -VMDBG_EFAULT;
+    if (os_req)
+        os_req->status = spec[nspec - 1].status;
     uint64_t rip = regs.v[TGT_RIP];
     if (tr->ud_bp && rip == tr->ud_handler)
         rc = sc_on_ud(tr, vcpu, &regs, spec, verdict);

@@ -52,6 +52,10 @@ struct trap_os {
     void *ctx;
     int (*ready)(void *ctx);
     int (*lstar)(void *ctx, uint64_t *lstar);
+    /* A memory read the OS layer wants in the same round trip as the
+     * registers at each stop (Linux: the current task pointer), or NULL.
+     * Its status and bytes are filled in place. */
+    struct tgt_mem_req *(*prefetch)(void *ctx, int vcpu);
 };
 void trap_set_os(struct trap *tr, const struct trap_os *os);
 

@@ -111,7 +111,10 @@ int cmd_sleep(struct session *s, int argc, char **argv)
 int cmd_quit(struct session *s, int argc, char **argv)
 {
     s->quit = true;
-    if (!s->launched && s->tgt && !s->tgt->exited)
-        return tgt_detach(s->tgt);
-    return 0;
+    if (s->launched || !s->tgt || s->tgt->exited)
+        return 0;
+    /* The guest lives on after a detach: put EFER and the breakpoints back
+     * first (a cleared SCE without vmdbg would kill every process). */
+    session_events_free(s);
+    return tgt_detach(s->tgt);
 }

@@ -26,6 +26,9 @@ struct gdb_target {
     long g_thread;    /* thread selected for g/G/m/M on the stub side, 0 unknown */
     size_t packet_size;
     struct buf reply;
+    /* "OK"s of register writes sent with a continue, not read yet: the next
+     * exchange reads them first (saves a round trip per event). */
+    size_t pending_oks;
 };
 
 static struct gdb_target *gdb_of(struct tgt *t)
@@ -42,12 +45,34 @@ static int expect_ok(struct buf *reply, const char *what)
     return err_set(VMDBG_EPROTO, "the GDB stub refused %s: %.40s", what, reply->data);
 }
 
+/* Read the replies owed by the last write-and-continue. A refusal there is
+ * reported now: the guest has run since, with that register unchanged. */
+static int drain_pending(struct gdb_target *g)
+{
+    int first = 0;
+    while (g->pending_oks) {
+        g->pending_oks--;
+        int rc = rsp_recv(&g->conn, &g->reply, g->conn.timeout_ms);
+        if (rc) {
+            g->pending_oks = 0;
+            if (rc == -VMDBG_EEXITED)
+                g->base.exited = true;
+            return rc;
+        }
+        if (strcmp(g->reply.data, "OK") && !first)
+            first = err_set(VMDBG_EPROTO, "the GDB stub refused a register write: %.40s",
+                            g->reply.data);
+    }
+    return first;
+}
+
 /* Send packets in one write and collect every reply; the last reply stays in
  * g->reply, the earlier ones must be "OK" (thread selection, mode switches). */
 static int pipeline(struct gdb_target *g, const char *const *pkts, size_t n, size_t checked)
 {
     /* Every reply is read even after a refusal, so the stream stays in step. */
-    int rc = rsp_send_many(&g->conn, pkts, n), first = 0;
+    int first = drain_pending(g);
+    int rc = rsp_send_many(&g->conn, pkts, n);
     for (size_t i = 0; !rc && i < n; i++) {
         rc = rsp_recv(&g->conn, &g->reply, g->conn.timeout_ms);
         if (!rc && i < checked && strcmp(g->reply.data, "OK") != 0 && !first)
@@ -286,7 +311,8 @@ static int gdb_regs_read_with_mem(struct tgt *t, int vcpu, struct tgt_regs *out,
         pkts[np++] = mpkt[i];
     }
     /* Every reply is read even after a failure, so the stream stays in step. */
-    int rc = rsp_send_many(&g->conn, pkts, np), first = 0;
+    int first = drain_pending(g);
+    int rc = rsp_send_many(&g->conn, pkts, np);
     for (size_t i = 0; !rc && i < np; i++) {
         rc = rsp_recv(&g->conn, &g->reply, g->conn.timeout_ms);
         if (rc)
@@ -336,9 +362,15 @@ static int gdb_regs_write_resume(struct tgt *t, int vcpu, const struct tgt_reg_w
     size_t replies = np;
     if (resume)
         pkts[np++] = "c";
-    int rc = rsp_send_many(&g->conn, pkts, np), first = 0;
-    /* The writes' replies come before anything the continue produces; all
-     * are read, so the stream stays in step after a refusal. */
+    int first = drain_pending(g);
+    int rc = rsp_send_many(&g->conn, pkts, np);
+    if (!rc && resume) {
+        /* The writes' replies come before anything the continue produces:
+         * read them with the next exchange instead of waiting here. */
+        g->pending_oks = replies;
+        return first;
+    }
+    /* All replies are read, so the stream stays in step after a refusal. */
     for (size_t i = 0; !rc && i < replies; i++) {
         rc = rsp_recv(&g->conn, &g->reply, g->conn.timeout_ms);
         if (!rc && strcmp(g->reply.data, "OK") && !first)
@@ -370,7 +402,8 @@ static int mem_chunk(struct gdb_target *g, int vcpu, const char *pkt, bool phys)
     pkts[n++] = pkt;
     pkts[n++] = "Qqemu.PhyMemMode:0";
     /* Collect replies: everything but the access itself must be OK. */
-    int rc = rsp_send_many(&g->conn, pkts, n), first = 0;
+    int first = drain_pending(g);
+    int rc = rsp_send_many(&g->conn, pkts, n);
     struct buf access;
     buf_init(&access);
     for (size_t i = 0; !rc && i < n; i++) { /* all replies, so the stream stays in step */
@@ -492,6 +525,11 @@ static void note_stop(struct gdb_target *g, const struct rsp_stop *rs, struct tg
 static int gdb_wait(struct tgt *t, struct tgt_stop *stop, int timeout_ms)
 {
     struct gdb_target *g = gdb_of(t);
+    int drc = drain_pending(g);
+    if (drc == -VMDBG_EPROTO)
+        fprintf(stderr, "error: %s\n", vmdbg_last_error());
+    else if (drc)
+        return drc;
     for (;;) {
         int rc = rsp_recv(&g->conn, &g->reply, timeout_ms);
         if (rc == -VMDBG_EEXITED) {
@@ -544,7 +582,9 @@ static int gdb_monitor(struct tgt *t, const char *cmd, struct buf *out)
         return err_set(VMDBG_ENOMEM, "out of memory");
     memcpy(pkt, "qRcmd,", 6);
     rsp_hex_encode(pkt + 6, cmd, len);
-    int rc = rsp_send(&g->conn, pkt);
+    int rc = drain_pending(g);
+    if (!rc)
+        rc = rsp_send(&g->conn, pkt);
     free(pkt);
     buf_reset(out);
     while (!rc) {

@@ -64,6 +64,7 @@ struct trap {
 
     /* speculative reads: last frame address and RIP per vCPU */
     uint64_t spec_frame[TRAP_MAX_VCPUS], spec_rip[TRAP_MAX_VCPUS];
+    bool last_was_syscall[TRAP_MAX_VCPUS];
 
     struct pending_hit p;
     struct trap_stats st;
@@ -88,7 +89,9 @@ int sc_passthrough(struct trap *tr, int vcpu, const struct tgt_regs *regs);
 /* sysret.c */
 int sr_arm(struct trap *tr, bool on);
 bool sr_is_sysret(const struct trap *tr, uint64_t rip);
-int sr_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs, enum trap_verdict *verdict);
+/* bytes: the read of the SYSRETQ made with the registers, or NULL */
+int sr_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs,
+              const struct tgt_mem_req *bytes, enum trap_verdict *verdict);
 int sr_complete(struct trap *tr, enum completion how);
 int sr_lstar_learned(struct trap *tr);
 

@@ -138,13 +138,23 @@ bool sr_is_sysret(const struct trap *tr, uint64_t rip)
     return false;
 }
 
-int sr_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs, enum trap_verdict *verdict)
+/* The bytes at rip: from the read made with the registers when it was of
+ * this address, else read now. */
+static bool still_sysretq(struct trap *tr, int vcpu, uint64_t rip, const struct tgt_mem_req *pre)
+{
+    uint8_t b[3];
+    if (pre && pre->addr == rip && pre->status == 0)
+        return !memcmp(pre->buf, sysretq_bytes, 3);
+    return tgt_mem_read(tr->t, vcpu, rip, b, sizeof(b), false) == 0 &&
+           !memcmp(b, sysretq_bytes, 3);
+}
+
+int sr_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs,
+              const struct tgt_mem_req *bytes, enum trap_verdict *verdict)
 {
     *verdict = TRAP_RESUMED;
     if (tr->sysret_variant == EV_VARIANT_SAFE) {
-        uint8_t b[3];
-        if (tgt_mem_read(tr->t, vcpu, regs->v[TGT_RIP], b, sizeof(b), false) ||
-            memcmp(b, sysretq_bytes, 3)) {
+        if (!still_sysretq(tr, vcpu, regs->v[TGT_RIP], bytes)) {
             /* The code changed under the breakpoint: run it as it is now. */
             struct tgt_regs after;
             int rc = trap_step_for_real(tr, vcpu, &after);

@@ -197,14 +197,25 @@ int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict
     int vcpu = stop->vcpu >= 0 && stop->vcpu < tr->nvcpus ? stop->vcpu : 0;
     /* One round trip: all registers, plus the #UD frame and the
      * instruction where the last hit on this vCPU had them. */
-    uint8_t frame[40], insn[2];
-    struct tgt_mem_req spec[3] = {
+    uint8_t frame[40], insn[2], sysret[3];
+    struct tgt_mem_req spec[4] = {
         {.addr = tr->spec_frame[vcpu], .len = sizeof(frame), .buf = frame},
         {.addr = tr->spec_rip[vcpu], .len = sizeof(insn), .buf = insn},
     };
-    size_t nspec = tr->ud_bp && tr->spec_frame[vcpu] ? 2 : 0;
+    /* Guess what this stop is from the last one on this vCPU (a SYSCALL is
+     * followed by its SYSRET and the other way round) and read what that
+     * kind needs in the same round trip; a wrong guess costs one more. */
+    bool expect_sysret = tr->sysret_bps && tr->last_was_syscall[vcpu];
+    size_t nspec = tr->ud_bp && tr->spec_frame[vcpu] && !expect_sysret ? 2 : 0;
     if (nspec == 0)
         spec[0].status = spec[1].status = -VMDBG_EFAULT;
+    /* !sysret re-checks the SYSRETQ bytes: read them now too */
+    struct tgt_mem_req *sysret_req = NULL;
+    if (expect_sysret && tr->sysret_variant == EV_VARIANT_SAFE && tr->nsysret == 1) {
+        sysret_req = &spec[nspec];
+        spec[nspec++] = (struct tgt_mem_req){
+            .addr = tr->sysret_addr[0], .len = sizeof(sysret), .buf = sysret};
+    }
     struct tgt_mem_req *os_req = tr->os.prefetch ? tr->os.prefetch(tr->os.ctx, vcpu) : NULL;
     if (os_req)
         spec[nspec++] = *os_req;
@@ -215,10 +226,11 @@ int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict
     if (os_req)
         os_req->status = spec[nspec - 1].status;
     uint64_t rip = regs.v[TGT_RIP];
+    tr->last_was_syscall[vcpu] = tr->ud_bp && rip == tr->ud_handler;
     if (tr->ud_bp && rip == tr->ud_handler)
         rc = sc_on_ud(tr, vcpu, &regs, spec, verdict);
     else if (tr->sysret_bps && sr_is_sysret(tr, rip))
-        rc = sr_on_hit(tr, vcpu, &regs, verdict);
+        rc = sr_on_hit(tr, vcpu, &regs, sysret_req, verdict);
     else
         return 0;
     tr->st.stops++;

@@ -55,6 +55,15 @@ static const struct command commands[] = {
     {"events", cmd_events, 0, 2, 0, "events [e|d|c ID|all] [sc on|off]",
      "List the events and what is armed for them; enable, disable or clear one (hex id) or "
      "all; at an event's break, short-circuit it (sc on) or not."},
+    {"output", cmd_output, 0, 6, 0,
+     "output [create NAME file|namedpipe|tcp|module ADDRESS [format json|text] | open NAME | "
+     "close NAME]",
+     "List the event-forwarding outputs (state, messages sent and dropped), create one (not "
+     "opened), open it, or close it for good. An event with output {A, B} sends its script "
+     "messages to those that are opened instead of the console. file appends; namedpipe is a "
+     "FIFO (made if missing; its reader must be started before open); tcp is HOST:PORT; module "
+     "is a shared object exporting int vmdbg_event_forwarding(const char *, unsigned) or "
+     "HyperDbg's hyperdbg_event_forwarding. format json writes one JSON object per line."},
     {"?", cmd_eval, 0, -1, CMD_RAW | CMD_NEEDS_STOPPED, "? script",
      "Run HyperDbg script statements once on the current vCPU: ? printf(\"%llx\\n\", @rip);"},
     {".script", cmd_run_script, 1, 17, 0, ".script path [args]",

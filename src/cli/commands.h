@@ -48,6 +48,9 @@ int cmd_unassemble(struct session *s, int argc, char **argv);
 int cmd_event(struct session *s, int argc, char **argv);
 int cmd_events(struct session *s, int argc, char **argv);
 
+/* cmd_output.c */
+int cmd_output(struct session *s, int argc, char **argv);
+
 /* cmd_script.c */
 int cmd_eval(struct session *s, int argc, char **argv);
 int cmd_run_script(struct session *s, int argc, char **argv);

@@ -43,6 +43,7 @@ struct options {
     struct batch_item batch[MAX_BATCH];
     size_t nbatch;
     char *run_text;
+    const char *events_json; /* --events-json FILE */
 };
 
 static const char usage_text[] =
@@ -63,6 +64,9 @@ static const char usage_text[] =
     "Linux profile (automatic for the default guest):\n"
     "  --system-map FILE    the guest kernel's System.map (or a /proc/kallsyms copy)\n"
     "  --btf FILE           its vmlinux with .BTF, or raw BTF (default: vmlinux next to the map)\n"
+    "Events:\n"
+    "  --events-json FILE   also write every event script message to FILE, one JSON object a\n"
+    "                       line (id, type, stage, vcpu, pid, tid, pname, context, rip, text)\n"
     "Batch:\n"
     "  -c COMMAND           run a command before the guest starts (repeatable)\n"
     "  -x FILE              run the commands in FILE (repeatable)\n"
@@ -123,7 +127,7 @@ static int parse_accel(const char *text, enum tgt_accel *out)
 enum {
     OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_SMP, OPT_MEM, OPT_ACCEL, OPT_QEMU,
     OPT_GUEST_DIR, OPT_GUEST_FILE, OPT_GUEST_RUN, OPT_CONSOLE, OPT_ATTACH, OPT_VERSION,
-    OPT_SYSTEM_MAP, OPT_BTF,
+    OPT_SYSTEM_MAP, OPT_BTF, OPT_EVENTS_JSON,
 };
 
 /* Returns 0 to go on, 1 when done (help/version), or a negative status. */
@@ -144,6 +148,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"attach", required_argument, NULL, OPT_ATTACH},
         {"system-map", required_argument, NULL, OPT_SYSTEM_MAP},
         {"btf", required_argument, NULL, OPT_BTF},
+        {"events-json", required_argument, NULL, OPT_EVENTS_JSON},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -168,6 +173,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         case OPT_ATTACH: o->attach = optarg; break;
         case OPT_SYSTEM_MAP: o->system_map = optarg; break;
         case OPT_BTF: o->btf = optarg; break;
+        case OPT_EVENTS_JSON: o->events_json = optarg; break;
         case 'h': fputs(usage_text, stdout); return 1;
         case OPT_VERSION:
             printf("vmdbg %d.%d\n", VMDBG_VERSION_MAJOR, VMDBG_VERSION_MINOR);
@@ -377,6 +383,8 @@ int main(int argc, char **argv)
     rc = start_session(&s, &o);
     if (!rc)
         rc = session_events_init(&s);
+    if (!rc && o.events_json)
+        rc = ev_outputs_add_json_log(ev_engine_outputs(s.events), o.events_json);
     if (rc)
         goto fail;
     run_batch(&s, &o);

@@ -11,8 +11,12 @@
 
 /* ---- messages ------------------------------------------------------------ */
 
-void ev_message(struct ev_engine *e, const struct ev_event *ev, const char *text, size_t len)
+void ev_message(struct ev_engine *e, const struct ev_event *ev, const struct ev_hit *hit,
+                enum ev_stage stage, const char *text, size_t len)
 {
+    /* HyperDbg forwards only script text, and then not to the console */
+    if (ev && hit && ev_outputs_forward(e->outputs, ev, hit, stage, text, len))
+        return;
     if (ev && !ev->imm) {
         buf_append(&e->held, text, len);
         if (e->held.len < HELD_LIMIT)
@@ -27,7 +31,10 @@ void ev_message(struct ev_engine *e, const struct ev_event *ev, const char *text
 
 void ev_flush_messages(struct ev_engine *e)
 {
-    if (!e || !e->held.len)
+    if (!e)
+        return;
+    ev_outputs_poll(e->outputs);
+    if (!e->held.len)
         return;
     fwrite(e->held.data, 1, e->held.len, e->host.out);
     fflush(e->host.out);
@@ -102,7 +109,7 @@ static int host_mem_write(void *ctx, enum scr_space space, uint64_t addr, const 
 static void host_output(void *ctx, const char *text, size_t len)
 {
     struct run_ctx *rc = ctx;
-    ev_message(rc->e, rc->ev, text, len);
+    ev_message(rc->e, rc->ev, rc->hit, rc->stage, text, len);
 }
 
 static int host_event_ctl(void *ctx, enum scr_event_op op, const uint64_t *args, int nargs)
@@ -115,7 +122,7 @@ static int host_event_ctl(void *ctx, enum scr_event_op op, const uint64_t *args,
             return -1; /* `?` is not an event */
         if (rc->stage == EV_STAGE_POST) {
             static const char warn[] = "warning: event_sc has no effect in the post stage\n";
-            ev_message(e, rc->ev, warn, sizeof(warn) - 1);
+            ev_message(e, rc->ev, NULL, rc->stage, warn, sizeof(warn) - 1);
             return 0;
         }
         rc->hit->short_circuit = nargs > 0 && args[0] != 0;
@@ -179,7 +186,8 @@ static void report(struct ev_engine *e, const struct ev_event *ev, const char *w
 {
     char line[512];
     int n = snprintf(line, sizeof(line), "event 0x%x: %s: %s\n", ev->id, what, msg);
-    ev_message(e, NULL, line, n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
+    ev_message(e, NULL, NULL, EV_STAGE_PRE, line,
+               n < (int)sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
 static bool condition_holds(struct ev_engine *e, struct ev_event *ev, struct ev_hit *hit)
@@ -356,9 +364,4 @@ void ev_set_pending_sc(struct ev_engine *e, bool on)
 {
     if (e->current)
         e->current->short_circuit = on;
-}
-
-void ev_set_current_hit(struct ev_engine *e, struct ev_hit *hit)
-{
-    e->current = hit;
 }

@@ -17,8 +17,11 @@ struct ev_engine *ev_engine_new(const struct ev_host *host)
     if (!e->host.out)
         e->host.out = stdout;
     e->globals = scr_globals_new();
+    e->outputs = ev_outputs_new();
     buf_init(&e->held);
-    if (!e->globals) {
+    if (!e->globals || !e->outputs) {
+        scr_globals_free(e->globals);
+        ev_outputs_free(e->outputs);
         free(e);
         return NULL;
     }
@@ -35,6 +38,7 @@ void ev_engine_free(struct ev_engine *e)
     free(e->events);
     free(e->deferred);
     scr_globals_free(e->globals);
+    ev_outputs_free(e->outputs);
     buf_free(&e->held);
     free(e);
 }

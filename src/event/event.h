@@ -135,8 +135,6 @@ void ev_hit_init(struct ev_hit *hit, enum ev_type type, int vcpu, uint64_t conte
 /* `events sc on|off` at a break: the short-circuit decision of the hit
  * being dispatched. */
 void ev_set_pending_sc(struct ev_engine *e, bool on);
-/* The hit the engine is in the middle of (at a break), or NULL. */
-void ev_set_current_hit(struct ev_engine *e, struct ev_hit *hit);
 
 /* `? <script>`: compile and run src once on a hit made from the current
  * vCPU's registers (context 0); the registers it changed are marked in
@@ -148,6 +146,59 @@ int ev_eval(struct ev_engine *e, const char *src, struct ev_hit *hit);
 void ev_flush_messages(struct ev_engine *e);
 /* Counters: events delivered (actions run), per engine. */
 uint64_t ev_delivered(const struct ev_engine *e);
+
+/* ---- outputs: event forwarding (output.c) -------------------------------
+ * HyperDbg's `output` sources. An output is created (not opened), opened,
+ * then closed for good; an event with `output {A, B}` sends its script
+ * messages to each of them that is opened, and not to the console. A sink
+ * never blocks the debugger: fds are non-blocking, with a bounded queue
+ * (EV_OUTPUT_QUEUE_LIMIT) per output; what does not fit, or what a dead
+ * sink cannot take, is counted as dropped and reported once. */
+enum ev_output_type { EV_OUT_FILE, EV_OUT_NAMEDPIPE, EV_OUT_TCP, EV_OUT_MODULE };
+enum ev_output_state { EV_OUT_NOT_OPENED, EV_OUT_OPENED, EV_OUT_CLOSED };
+enum ev_output_format { EV_FORMAT_TEXT, EV_FORMAT_JSON };
+
+#define EV_OUTPUT_QUEUE_LIMIT (1u << 20)
+#define EV_OUTPUT_NAME_MAX 50 /* MAXIMUM_CHARACTERS_FOR_EVENT_FORWARDING_NAME */
+
+/* What a `module` output calls for each message: text is NUL-terminated,
+ * len excludes the NUL; return 0 when the message was taken. Modules
+ * written for HyperDbg export hyperdbg_event_forwarding(const char *,
+ * unsigned) returning void; vmdbg accepts that name too. */
+typedef int (*ev_forwarding_fn)(const char *text, unsigned len);
+#define EV_FORWARDING_SYMBOL "vmdbg_event_forwarding"
+#define EV_FORWARDING_SYMBOL_HYPERDBG "hyperdbg_event_forwarding"
+
+struct ev_outputs;
+struct ev_output;
+
+/* The registry of one engine (ev_engine_outputs). Errors of sinks go to
+ * err, one line each ("error: output 'NAME': ..."). */
+struct ev_outputs *ev_engine_outputs(struct ev_engine *e);
+void ev_outputs_set_err(struct ev_outputs *o, FILE *err);
+
+/* `output create NAME TYPE ADDRESS [format json|text]`: type is "file",
+ * "namedpipe", "tcp" or "module". Checks the address (a namedpipe path
+ * that does not exist is made a FIFO), opens nothing. */
+int ev_output_create(struct ev_outputs *o, const char *name, const char *type,
+                     const char *address, enum ev_output_format format);
+/* Open a created output; a failure leaves it not opened (it may be tried
+ * again). A closed output cannot be reopened. */
+int ev_output_open(struct ev_outputs *o, const char *name);
+/* Send what is queued (waiting up to 1 s), then close for good. */
+int ev_output_close(struct ev_outputs *o, const char *name);
+/* The `output` list: name, type, state, format, address, sent, dropped. */
+void ev_outputs_list(const struct ev_outputs *o, FILE *out);
+/* The output of that name, or NULL. */
+struct ev_output *ev_output_find(const struct ev_outputs *o, const char *name);
+enum ev_output_state ev_output_state(const struct ev_output *out);
+uint64_t ev_output_sent(const struct ev_output *out);
+uint64_t ev_output_dropped(const struct ev_output *out);
+/* --events-json PATH: every event's script messages, from every event,
+ * also go to PATH as JSON lines (an opened file output "events-json"). */
+int ev_outputs_add_json_log(struct ev_outputs *o, const char *path);
+/* Push queued bytes out without waiting (called when the guest stops). */
+void ev_outputs_poll(struct ev_outputs *o);
 
 /* Parse HyperDbg's hex code/condition buffer text ("90 90", "\x90\x90",
  * "0x9090"): strips prefixes and blanks, pads an odd count with a leading

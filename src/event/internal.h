@@ -19,13 +19,27 @@ struct ev_engine {
     bool in_dispatch;
     bool pause_requested;     /* pause() in a script */
     uint64_t delivered;
+    struct ev_outputs *outputs; /* output.c: event forwarding */
 };
 
 /* options.c: parse a whole event command into a new event. */
 int ev_parse_event(struct ev_engine *e, const char *line, struct ev_event **out);
 void ev_event_free(struct ev_event *ev);
 
-/* dispatch.c: print or hold one message of an event. */
-void ev_message(struct ev_engine *e, const struct ev_event *ev, const char *text, size_t len);
+/* dispatch.c: one message. Script text of an event's hit (ev and hit
+ * given) goes to the event's outputs and the JSON log; other text, and
+ * events without outputs, print or hold it (imm no). */
+void ev_message(struct ev_engine *e, const struct ev_event *ev, const struct ev_hit *hit,
+                enum ev_stage stage, const char *text, size_t len);
+
+/* output.c: the registry's life, and forwarding one message of a hit.
+ * ev_outputs_forward returns true when the event has outputs (then the
+ * console does not get the message). */
+struct ev_outputs *ev_outputs_new(void);
+void ev_outputs_free(struct ev_outputs *o);
+FILE *ev_outputs_err(const struct ev_outputs *o);
+bool ev_outputs_forward(struct ev_outputs *o, const struct ev_event *ev,
+                        const struct ev_hit *hit, enum ev_stage stage, const char *text,
+                        size_t len);
 
 #endif

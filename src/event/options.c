@@ -107,6 +107,7 @@ struct parsed {
     bool cond_asm, code_asm;
     bool have_number, have_pid, have_stage, have_sc, have_imm;
     const char *output_list;
+    const char *unopened_output; /* warned about once the event exists */
 };
 
 static int want_value(const struct tokens *tk, size_t i, const char *opt)
@@ -276,6 +277,45 @@ static int build_native(const char *src, bool is_asm, struct ev_native **out)
     return is_asm ? ev_native_from_asm(src, out) : ev_native_from_hex(src, out);
 }
 
+/* output {A, B}: up to EV_MAX_OUTPUTS names, comma separated, each one
+ * existing and not closed (HyperDbg only warns about one not opened). */
+static int parse_outputs(struct ev_engine *e, struct parsed *p)
+{
+    struct ev_event *ev = p->ev;
+    const char *s = p->output_list;
+    for (;;) {
+        s += strspn(s, " \t\n");
+        size_t len = strcspn(s, ",");
+        size_t trimmed = len;
+        while (trimmed && isspace((unsigned char)s[trimmed - 1]))
+            trimmed--;
+        if (trimmed == 0)
+            return err_set(VMDBG_EINVAL, "'output' wants names separated by commas");
+        if (ev->noutputs == EV_MAX_OUTPUTS)
+            return err_set(VMDBG_EINVAL, "at most %d outputs per event", EV_MAX_OUTPUTS);
+        char *name = strndup(s, trimmed);
+        if (!name)
+            return err_set(VMDBG_ENOMEM, "out of memory");
+        ev->outputs[ev->noutputs++] = name;
+        for (int i = 0; i < ev->noutputs - 1; i++)
+            if (!strcmp(ev->outputs[i], name))
+                return err_set(VMDBG_EINVAL, "output '%s' is listed twice", name);
+        struct ev_output *out = ev_output_find(e->outputs, name);
+        if (!out)
+            return err_set(VMDBG_ENOENT, "output source '%s' does not exist (create it with "
+                                         "'output create')",
+                           name);
+        if (ev_output_state(out) == EV_OUT_CLOSED)
+            return err_set(VMDBG_ESTATE, "output source '%s' is closed", name);
+        if (ev_output_state(out) == EV_OUT_NOT_OPENED && !p->unopened_output)
+            p->unopened_output = name;
+        s += len;
+        if (!*s)
+            return 0;
+        s++; /* the comma */
+    }
+}
+
 /* HyperDbg's cross-option rules. */
 static int validate(struct ev_engine *e, struct parsed *p)
 {
@@ -285,10 +325,9 @@ static int validate(struct ev_engine *e, struct parsed *p)
                                      "stage ('stage post' or 'stage all')");
     if (p->output_list && p->have_imm && !ev->imm)
         return err_set(VMDBG_EINVAL, "'imm no' cannot be used with 'output'");
-    if (p->output_list)
-        return err_set(VMDBG_ENOENT, "output source '%.40s' does not exist (create it with "
-                                     "'output create')",
-                       p->output_list + strspn(p->output_list, " "));
+    int rc;
+    if (p->output_list && (rc = parse_outputs(e, p)))
+        return rc;
     if (ev->pid != EV_ALL && !(e->host.has_os && e->host.has_os(e->host.ctx)))
         return err_set(VMDBG_EUNSUP, "'pid' needs a Linux profile of the guest (System.map "
                                      "and BTF): give --system-map, or use the default guest");
@@ -394,6 +433,11 @@ int ev_parse_event(struct ev_engine *e, const char *line, struct ev_event **out)
         ev_event_free(p.ev);
         return rc;
     }
+    if (p.unopened_output)
+        fprintf(ev_outputs_err(e->outputs),
+                "warning: output source '%s' is not opened yet: its messages are dropped "
+                "until 'output open %s'\n",
+                p.unopened_output, p.unopened_output);
     *out = p.ev;
     return 0;
 }

@@ -76,6 +76,10 @@ int trap_write_regs(struct trap *tr, int vcpu, const struct tgt_regs *want,
                     struct tgt_regs *have, bool resume);
 int trap_run_hit(struct trap *tr, enum trap_verdict *verdict);
 int trap_step_for_real(struct trap *tr, int vcpu, struct tgt_regs *after);
+/* Run the pending hit's instruction for real from the registers want, with
+ * EFER.SCE set for that one step; *after is the state after it, with SCE
+ * as vmdbg keeps it on this vCPU. */
+int trap_run_insn_for_real(struct trap *tr, const struct tgt_regs *want, struct tgt_regs *after);
 int trap_set_sce(struct trap *tr, int vcpu, struct tgt_regs *regs, bool on);
 
 /* syscall.c */

@@ -216,18 +216,13 @@ int sc_on_ud(struct trap *tr, int vcpu, const struct tgt_regs *regs, struct tgt_
 static int complete_by_step(struct trap *tr)
 {
     struct pending_hit *p = &tr->p;
-    int vcpu = p->hit.vcpu;
     bool learn = !p->compat && !tr->syscall_learned;
     struct tgt_regs want = p->hit.regs, after;
     if (learn)
         want.v[TGT_RFLAGS] |= LEARN_PROBE_FLAGS;
-    want.v[TGT_EFER] |= X86_EFER_SCE;
-    int rc = trap_write_regs(tr, vcpu, &want, &p->guest, false);
-    if (!rc)
-        rc = trap_step_for_real(tr, vcpu, &after);
+    int rc = trap_run_insn_for_real(tr, &want, &after);
     if (rc)
         return rc;
-    p->guest = after;
     if (learn) {
         tr->lstar = after.v[TGT_RIP];
         tr->kernel_cs = (uint16_t)after.v[TGT_CS];
@@ -245,8 +240,6 @@ static int complete_by_step(struct trap *tr)
         fprintf(tr->out, "vmdbg: a 32-bit process made a SYSCALL: it is run for real under a "
                          "single-step, not emulated\n");
     }
-    if (tr->sce_cleared & (1ull << vcpu))
-        after.v[TGT_EFER] &= ~X86_EFER_SCE;
     p->hit.regs = after;
     return 0;
 }

@@ -183,22 +183,14 @@ int sr_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs,
  * selectors STAR[63:48] gives. */
 static int complete_by_step(struct trap *tr)
 {
-    struct pending_hit *p = &tr->p;
-    int vcpu = p->hit.vcpu;
-    struct tgt_regs want = p->hit.regs, after;
-    want.v[TGT_EFER] |= X86_EFER_SCE;
-    int rc = trap_write_regs(tr, vcpu, &want, &p->guest, false);
-    if (!rc)
-        rc = trap_step_for_real(tr, vcpu, &after);
+    struct tgt_regs after;
+    int rc = trap_run_insn_for_real(tr, &tr->p.hit.regs, &after);
     if (rc)
         return rc;
-    p->guest = after;
     tr->user_cs = (uint16_t)after.v[TGT_CS];
     tr->user_ss = (uint16_t)after.v[TGT_SS];
     tr->sysret_learned = true;
-    if (tr->sce_cleared & (1ull << vcpu))
-        after.v[TGT_EFER] &= ~X86_EFER_SCE;
-    p->hit.regs = after;
+    tr->p.hit.regs = after;
     return 0;
 }
 

@@ -95,6 +95,23 @@ void trap_set_os(struct trap *tr, const struct trap_os *os)
     tr->os = *os;
 }
 
+int trap_run_insn_for_real(struct trap *tr, const struct tgt_regs *want, struct tgt_regs *after)
+{
+    struct pending_hit *p = &tr->p;
+    int vcpu = p->hit.vcpu;
+    struct tgt_regs with_sce = *want;
+    with_sce.v[TGT_EFER] |= X86_EFER_SCE;
+    int rc = trap_write_regs(tr, vcpu, &with_sce, &p->guest, false);
+    if (!rc)
+        rc = trap_step_for_real(tr, vcpu, after);
+    if (rc)
+        return rc;
+    p->guest = *after;
+    if (tr->sce_cleared & (1ull << vcpu)) /* written back with the rest of the hit */
+        after->v[TGT_EFER] &= ~X86_EFER_SCE;
+    return 0;
+}
+
 int trap_sync(struct trap *tr)
 {
     if (tr->t->exited)

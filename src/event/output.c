@@ -456,7 +456,8 @@ static int check_none(struct ev_output *out)
 
 static int open_file(struct ev_output *out)
 {
-    out->fd = open(out->address, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    /* O_NONBLOCK: a FIFO at that path must not hang the debugger in open() */
+    out->fd = open(out->address, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
     if (out->fd < 0)
         return err_set(VMDBG_EIO, "cannot open %s for appending: %s", out->address,
                        strerror(errno));

@@ -83,6 +83,9 @@ int trap_run_insn_for_real(struct trap *tr, const struct tgt_regs *want, struct 
 int trap_set_sce(struct trap *tr, int vcpu, struct tgt_regs *regs, bool on);
 
 /* syscall.c */
+/* 0 once the guest kernel is up (latched; see struct trap_os), else
+ * -VMDBG_ESTATE. */
+int trap_kernel_ready(struct trap *tr);
 int sc_prepare(struct trap *tr);
 int sc_arm_vcpus(struct trap *tr, uint64_t want);
 int sc_on_ud(struct trap *tr, int vcpu, const struct tgt_regs *regs, struct tgt_mem_req *spec,

@@ -23,7 +23,7 @@ static uint64_t le64(const uint8_t *p)
 
 /* Is the guest kernel up: its final IDT in place, SYSCALL set up? The OS
  * profile knows; without one, a vCPU seen in user mode proves it. */
-static int kernel_ready(struct trap *tr)
+int trap_kernel_ready(struct trap *tr)
 {
     if (tr->kernel_ready)
         return 0;
@@ -53,7 +53,7 @@ int sc_prepare(struct trap *tr)
 {
     if (tr->ud_known)
         return 0;
-    int rc0 = kernel_ready(tr);
+    int rc0 = trap_kernel_ready(tr);
     if (rc0)
         return rc0;
     struct tgt_dtables dt;

@@ -152,8 +152,7 @@ int trap_sync(struct trap *tr)
     if (!rc)
         tr->ud_known = false; /* read the IDT afresh when arming again */
     if (!rc && need_sr) {
-        rc = sc_prepare(tr); /* the same readiness: IDT and SYSCALL set up */
-        tr->ud_known = false;
+        rc = trap_kernel_ready(tr); /* latched: costs nothing once the kernel is up */
         if (rc == -VMDBG_ESTATE) {
             tr->waiting = true;
             return 0;

@@ -9,6 +9,7 @@ start_qemu() { # gdb-spec console-name
         -kernel "$GUEST_DIR/bzImage" -initrd "$GUEST_DIR/initramfs.cpio" \
         -append "console=ttyS0 panic=-1 quiet" -serial "file:$work/$2.console.txt" &
     qemu_pid=$!
+    all_qemus="${all_qemus:-} $qemu_pid"
 }
 stop_qemu() {
     kill "$qemu_pid" 2>/dev/null || true
@@ -17,7 +18,8 @@ stop_qemu() {
 
 sock=$work/gdb.sock
 start_qemu "unix:$sock,server=on,wait=off" qemu-unix
-trap 'stop_qemu; rm -rf "$work"' EXIT
+# every QEMU this test started goes, whatever happens
+trap 'for p in ${all_qemus:-}; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 wait_for "$work/qemu-unix.console.txt" 'vmdbg-guest: up' 30
 vmdbg_run unix --attach "unix:$sock" -c 'r rip' -c 'r efer' -c 'status' -c 'q'
 [ "$status" -eq 0 ] || fail "vmdbg --attach unix exited with $status"
@@ -47,6 +49,7 @@ qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot \
     -kernel "$GUEST_DIR/bzImage" -initrd "$work/loop.cpio" \
     -append "console=ttyS0 panic=-1 quiet" -serial "file:$work/qemu-loop.console.txt" &
 qemu_pid=$!
+all_qemus="${all_qemus:-} $qemu_pid"
 wait_for "$work/qemu-loop.console.txt" '^sysloop' 30
 vmdbg_run hook --attach "unix:$work/loop.sock" --system-map "$GUEST_DIR/System.map" \
     -c '!syscall 6e script { .n = .n + 1; }' -c 'g' -c 'sleep 0n3000' -c 'pause' -c 'events' \

@@ -17,7 +17,7 @@ jobs=2
 # guest builder uses, clang for the fuzzers and Lua for the script benchmark.
 packages="build-essential cmake pkg-config git qemu-system-x86 libcapstone-dev libedit-dev
   libbpf-dev libcmocka-dev libjansson-dev cpio lz4 xz-utils zstd binutils dpkg-dev
-  clang libclang-rt-14-dev lua5.4 liblua5.4-dev ca-certificates"
+  clang libclang-rt-14-dev lua5.4 liblua5.4-dev gdb ca-certificates"
 
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
@@ -77,7 +77,7 @@ test)
     ;;
 bench)
     deps && build_main && build_guest
-    ctest --test-dir "$build" --output-on-failure -L bench -V
+    ctest --test-dir "$build" -C bench -L bench --output-on-failure -V
     ;;
 *)
     sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'

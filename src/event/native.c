@@ -238,6 +238,7 @@ static volatile sig_atomic_t guard_signal;
 
 static void guard_handler(int sig)
 {
+    alarm(0); /* no second SIGALRM while leaving */
     guard_signal = sig;
     siglongjmp(guard_jmp, 1);
 }
@@ -250,9 +251,13 @@ static int guarded_call(struct ev_native *n, uint64_t a, uint64_t b, uint64_t c,
 {
     static char altstack[65536];
     stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack)}, old_ss;
-    struct sigaction sa = {.sa_handler = guard_handler, .sa_flags = SA_ONSTACK | SA_NODEFER},
+    /* The guarded signals are blocked while the handler runs (it must not
+     * be entered twice); sigsetjmp(.., 1) restores the mask on the way out. */
+    struct sigaction sa = {.sa_handler = guard_handler, .sa_flags = SA_ONSTACK},
                      old[ARRAY_LEN(guarded_signals)];
     sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < ARRAY_LEN(guarded_signals); i++)
+        sigaddset(&sa.sa_mask, guarded_signals[i]);
     sigaltstack(&ss, &old_ss);
     for (size_t i = 0; i < ARRAY_LEN(guarded_signals); i++)
         sigaction(guarded_signals[i], &sa, &old[i]);

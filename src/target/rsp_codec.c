@@ -41,7 +41,10 @@ static void body_byte(struct rsp_decoder *d, unsigned char raw)
     }
     if (d->escape_next) {
         d->escape_next = false;
-        buf_putc(&d->payload, (char)(raw ^ 0x20));
+        if (d->payload.len < d->max_len)
+            buf_putc(&d->payload, (char)(raw ^ 0x20));
+        else
+            d->overflow = true;
         return;
     }
     if (raw == '}') {
@@ -299,6 +302,7 @@ static bool xml_attr(const char *tag, const char *tag_end, const char *name, cha
 }
 
 #define RSP_MAX_INCLUDE_DEPTH 4
+#define RSP_MAX_INCLUDES 32 /* over the whole walk: depth alone still lets N^depth fetches */
 #define RSP_MAX_REGS 512
 
 static int regmap_add(struct rsp_regmap *map, const char *tag, const char *tag_end,
@@ -334,8 +338,15 @@ static int regmap_add(struct rsp_regmap *map, const char *tag, const char *tag_e
     return 0;
 }
 
-static int regmap_walk(struct rsp_regmap *map, const char *xml_in, rsp_annex_fetch_fn fetch,
-                       void *ctx, int depth, unsigned *next_regnum)
+struct regmap_walk {
+    rsp_annex_fetch_fn fetch;
+    void *ctx;
+    unsigned next_regnum;
+    unsigned includes;
+};
+
+static int regmap_walk(struct rsp_regmap *map, const char *xml_in, struct regmap_walk *w,
+                       int depth)
 {
     if (depth > RSP_MAX_INCLUDE_DEPTH)
         return err_set(VMDBG_EPROTO, "target description: includes nested too deeply");
@@ -351,17 +362,18 @@ static int regmap_walk(struct rsp_regmap *map, const char *xml_in, rsp_annex_fet
             break;
         }
         if (!strncmp(p, "<reg", 4) && isspace((unsigned char)p[4])) {
-            rc = regmap_add(map, p, end, next_regnum);
+            rc = regmap_add(map, p, end, &w->next_regnum);
         } else if (!strncmp(p, "<xi:include", 11)) {
             char href[128];
             if (!xml_attr(p, end, "href", href, sizeof(href))) {
                 rc = err_set(VMDBG_EPROTO, "target description: include without href");
-            } else if (!fetch) {
+            } else if (!w->fetch) {
                 rc = err_set(VMDBG_EUNSUP, "target description includes %s", href);
+            } else if (++w->includes > RSP_MAX_INCLUDES) {
+                rc = err_set(VMDBG_EPROTO, "target description: too many includes");
             } else {
-                char *doc = fetch(ctx, href);
-                rc = doc ? regmap_walk(map, doc, fetch, ctx, depth + 1, next_regnum)
-                         : -VMDBG_EPROTO;
+                char *doc = w->fetch(w->ctx, href);
+                rc = doc ? regmap_walk(map, doc, w, depth + 1) : -VMDBG_EPROTO;
                 free(doc);
             }
         }
@@ -374,8 +386,8 @@ int rsp_regmap_parse(struct rsp_regmap *map, const char *xml, rsp_annex_fetch_fn
                      void *ctx)
 {
     memset(map, 0, sizeof(*map));
-    unsigned next_regnum = 0;
-    int rc = regmap_walk(map, xml, fetch, ctx, 0, &next_regnum);
+    struct regmap_walk w = {.fetch = fetch, .ctx = ctx};
+    int rc = regmap_walk(map, xml, &w, 0);
     if (!rc && map->count == 0)
         rc = err_set(VMDBG_EPROTO, "target description has no registers");
     if (rc)

@@ -164,7 +164,9 @@ static int dispatch(struct session *s, const char *line, int argc, char **argv)
     if ((c->flags & CMD_NEEDS_STOPPED) && s->tgt && s->tgt->running)
         return err_set(VMDBG_ESTATE, "the guest is running: pause it first");
     if (c->flags & CMD_RAW) {
-        char *whole[] = {(char *)line + strspn(line, " \t"), NULL};
+        while (isspace((unsigned char)*line)) /* the same blanks the tokenizer skips */
+            line++;
+        char *whole[] = {(char *)line, NULL};
         return c->fn(s, 1, whole);
     }
     return c->fn(s, argc, argv);

@@ -354,9 +354,9 @@ enum ev_outcome ev_dispatch(struct ev_engine *e, struct ev_hit *hit, enum ev_sta
         }
     }
     e->in_dispatch = false;
-    ev_apply_deferred(e);
     if (outcome == EV_DONE)
-        e->current = NULL;
+        e->current = NULL; /* first, or the deferred clears would be deferred again */
+    ev_apply_deferred(e);
     return outcome;
 }
 

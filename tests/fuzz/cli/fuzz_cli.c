@@ -28,15 +28,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int fuzz_cli_command(const char *name, cmd_fn fn, struct session *s, int argc, char **argv);
 
-/* A known inconsistency of src/cli/cmd_table.c (see the report in tests/regress/pending/README):
- * dispatch() finds the command word by splitting at every isspace() character but hands the
- * raw commands (!syscall..., ?) the line with only blanks and tabs skipped, so "\v?..." runs
- * cmd_eval on "\v?...". While it is not fixed, the harness skips every kind of white space
- * itself; set this to 0 once it is. */
-#ifndef KNOWN_BUG_RAW_WHITESPACE
-#define KNOWN_BUG_RAW_WHITESPACE 1
-#endif
-
 /* libFuzzer's and the sanitizers' reports use their own stream or fd 2; the CLI's stderr is
  * /dev/null (LLVMFuzzerInitialize), so the checks print to the stream saved here. */
 static FILE *report;
@@ -187,8 +178,6 @@ int fuzz_cli_command(const char *name, cmd_fn fn, struct session *s, int argc, c
     CHECK(argc >= 1 && argv[0] && argv[argc] == NULL);
     /* the command word: for the raw commands argv[0] is the whole line */
     const char *line = argv[0];
-    if (KNOWN_BUG_RAW_WHITESPACE)
-        line += strspn(line, " \t\n\r\v\f");
     char word[64];
     size_t wl = strcspn(line, " \t\n\r\v\f");
     snprintf(word, sizeof word, "%.*s", (int)wl, line);

@@ -47,14 +47,6 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-/* A known bug of src/event/dispatch.c (tests/regress/pending/README): a clear deferred while a
- * hit is dispatched or waits at a break is never completed when the hit is done. While it is
- * not fixed, the check that cleared events are gone after a hit is off; set this to 0 once it
- * is. */
-#ifndef KNOWN_BUG_DEFERRED_CLEAR
-#define KNOWN_BUG_DEFERRED_CLEAR 1
-#endif
-
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
@@ -349,7 +341,7 @@ static void dispatch_hit(struct ev_engine *e, enum ev_type type, int vcpu, uint6
     setitimer(ITIMER_REAL, &saved, NULL);
     sigprocmask(SIG_SETMASK, &old_mask, NULL);
     /* the hit is done: what was cleared at its breaks is gone */
-    for (size_t i = 0; i < cl.n && !KNOWN_BUG_DEFERRED_CLEAR; i++)
+    for (size_t i = 0; i < cl.n; i++)
         CHECK(ev_modify(e, cl.id[i], 0) == -VMDBG_ENOENT);
     /* a register the actions changed has a value to write back */
     CHECK((hit.dirty & ~hit.regs.valid) == 0);

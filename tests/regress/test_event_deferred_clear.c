@@ -1,9 +1,9 @@
-/* test_event_deferred_clear.c — regression (found writing fuzz_event): a clear asked for
- * while events are being walked (event_clear() in a script) or while a hit waits at a break
- * (`events c ID`) is a disable until the hit is done, and must then be completed (event.c,
- * ev_modify). It never was: ev_dispatch applies the deferred clears before it forgets the hit
- * (e->current), so ev_modify defers them again, and the event stays, disabled, until some
- * later hit; it can even be enabled again after its clear. */
+/* test_event_deferred_clear.c — regression (found writing fuzz_event, fixed in 0d96af2): a
+ * clear asked for while events are being walked (event_clear() in a script) or while a hit
+ * waits at a break (`events c ID`) is a disable until the hit is done, and must then be
+ * completed (event.c, ev_modify). It was not: ev_dispatch applied the deferred clears before
+ * it forgot the hit (e->current), so ev_modify deferred them again, and the event stayed,
+ * disabled, until some later hit; it could even be enabled again after its clear. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

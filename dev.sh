@@ -6,6 +6,7 @@
 #   ./dev.sh test                 build everything and run the whole test suite: unit and
 #                                 end-to-end tests, again under ASan+UBSan, and short fuzz runs
 #   ./dev.sh deps | build | guest | bench    the steps on their own
+#   ./dev.sh fuzz [SECONDS]       long libFuzzer runs of every fuzz target (default 600 s each)
 set -eu
 
 top=$(cd "$(dirname "$0")" && pwd)
@@ -46,6 +47,11 @@ build_main() {
     configure_and_build "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 }
 
+build_fuzz() {
+    configure_and_build "$top/build-fuzz" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+        -DVMDBG_FUZZ=ON
+}
+
 build_guest() {
     cmake --build "$build" --target guest
 }
@@ -71,16 +77,19 @@ test)
     configure_and_build "$top/build-asan" -DCMAKE_BUILD_TYPE=Debug -DVMDBG_SANITIZE=ON
     run_tests "$top/build-asan"
     echo "dev.sh: short fuzz runs (libFuzzer, ASan+UBSan)"
-    configure_and_build "$top/build-fuzz" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
-        -DVMDBG_FUZZ=ON
+    build_fuzz
     ctest --test-dir "$top/build-fuzz" --output-on-failure -L fuzz
+    ;;
+fuzz)
+    deps && build_fuzz
+    exec "$top/tests/fuzz/run-long.sh" "${1:-600}" "$top/build-fuzz"
     ;;
 bench)
     deps && build_main && build_guest
     ctest --test-dir "$build" -C bench -L bench --output-on-failure -V
     ;;
 *)
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

@@ -89,7 +89,7 @@ bench)
     ctest --test-dir "$build" -C bench -L bench --output-on-failure -V
     ;;
 *)
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

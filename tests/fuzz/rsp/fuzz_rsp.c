@@ -29,12 +29,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* A known bug of src/target/rsp_codec.c (tests/regress/pending/README): escaped bytes are
- * appended without the max_len check, so an oversized packet made of escapes is delivered.
- * While it is not fixed, such packets are tolerated here (and not re-encoded); set this to 0
- * once it is, so that the fuzzer checks the limit again. */
+/* Escaped bytes once skipped the max_len check (tests/regress/test_rsp_escape_limit.c, now
+ * fixed); setting this to 1 would tolerate oversized packets again. */
 #ifndef KNOWN_BUG_ESCAPE_LIMIT
-#define KNOWN_BUG_ESCAPE_LIMIT 1
+#define KNOWN_BUG_ESCAPE_LIMIT 0 /* fixed: escaped bytes respect max_len */
 #endif
 
 #define CHECK(cond)                                                                                \

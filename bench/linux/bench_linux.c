@@ -102,14 +102,14 @@ static int measure_prefetched(struct lnx *l, struct tgt *t, struct result *out)
     lnx_stats_get(l, &before);
     for (int i = 0; i < REPS; i++) {
         struct tgt_regs r;
-        struct tgt_mem_req req;
-        uint64_t slot;
+        struct tgt_mem_req req[LNX_PREFETCH_MAX];
+        uint64_t slot[LNX_PREFETCH_MAX];
         struct lnx_task_info ti;
         uint64_t t0 = now_ns();
-        bool pre = lnx_current_prefetch(l, 0, &req, &slot);
-        int rc = pre ? tgt_regs_read_with_mem(t, 0, &r, &req, 1) : tgt_regs_read(t, 0, &r);
+        size_t n = lnx_current_prefetch(l, 0, req, slot);
+        int rc = n ? tgt_regs_read_with_mem(t, 0, &r, req, n) : tgt_regs_read(t, 0, &r);
         if (!rc)
-            rc = lnx_current_prefetched(l, t, 0, &r, pre ? &req : NULL, &ti);
+            rc = lnx_current_prefetched(l, t, 0, &r, req, n, &ti);
         us[i] = (double)(now_ns() - t0) / 1e3;
         if (rc)
             return rc;

@@ -28,9 +28,10 @@ struct session {
     struct lnx *lnx;       /* Linux profile (src/os/linux), NULL when none */
     struct ev_engine *events; /* the events (src/event) */
     struct trap *trap;     /* their mechanisms (src/trap) */
-    struct tgt_mem_req task_req; /* the current-task read prefetched at the last stop */
-    uint64_t task_slot;
-    int task_req_vcpu;           /* its vCPU, -1 when there is none to use */
+    struct tgt_mem_req task_req[2]; /* the current-task reads prefetched at the last stop */
+    uint64_t task_slot[2];
+    size_t task_nreq;
+    int task_req_vcpu;              /* their vCPU, -1 when there are none to use */
 };
 
 /* Run one command line. Errors are printed as one line on stderr and

@@ -30,8 +30,8 @@ static int host_task(void *ctx, struct ev_hit *hit)
     struct lnx_task_info info;
     /* the pointer read with the registers at this stop, when there is one */
     int rc = s->task_req_vcpu == hit->vcpu
-                 ? lnx_current_prefetched(s->lnx, s->tgt, hit->vcpu, &hit->regs, &s->task_req,
-                                          &info)
+                 ? lnx_current_prefetched(s->lnx, s->tgt, hit->vcpu, &hit->regs, s->task_req,
+                                          s->task_nreq, &info)
                  : lnx_current(s->lnx, s->tgt, hit->vcpu, &hit->regs, &info);
     if (rc)
         return rc;
@@ -62,14 +62,15 @@ static int os_ready(void *ctx)
     return lnx_attach(s->lnx, s->tgt, 0, NULL);
 }
 
-static struct tgt_mem_req *os_prefetch(void *ctx, int vcpu)
+static size_t os_prefetch(void *ctx, int vcpu, struct tgt_mem_req **reqs)
 {
     struct session *s = ctx;
     s->task_req_vcpu = -1;
-    if (!lnx_current_prefetch(s->lnx, vcpu, &s->task_req, &s->task_slot))
-        return NULL;
-    s->task_req_vcpu = vcpu;
-    return &s->task_req;
+    s->task_nreq = lnx_current_prefetch(s->lnx, vcpu, s->task_req, s->task_slot);
+    if (s->task_nreq)
+        s->task_req_vcpu = vcpu;
+    *reqs = s->task_req;
+    return s->task_nreq;
 }
 
 static int os_lstar(void *ctx, uint64_t *lstar)

@@ -214,7 +214,7 @@ int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict
     /* One round trip: all registers, plus the #UD frame and the
      * instruction where the last hit on this vCPU had them. */
     uint8_t frame[40], insn[2], sysret[3];
-    struct tgt_mem_req spec[4] = {
+    struct tgt_mem_req spec[3 + TRAP_OS_PREFETCH_MAX] = {
         {.addr = tr->spec_frame[vcpu], .len = sizeof(frame), .buf = frame},
         {.addr = tr->spec_rip[vcpu], .len = sizeof(insn), .buf = insn},
     };
@@ -232,15 +232,17 @@ int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict
         spec[nspec++] = (struct tgt_mem_req){
             .addr = tr->sysret_addr[0], .len = sizeof(sysret), .buf = sysret};
     }
-    struct tgt_mem_req *os_req = tr->os.prefetch ? tr->os.prefetch(tr->os.ctx, vcpu) : NULL;
-    if (os_req)
-        spec[nspec++] = *os_req;
+    struct tgt_mem_req *os_reqs = NULL;
+    size_t nos = tr->os.prefetch ? tr->os.prefetch(tr->os.ctx, vcpu, &os_reqs) : 0;
+    size_t os_first = nspec;
+    for (size_t i = 0; i < nos && i < TRAP_OS_PREFETCH_MAX; i++)
+        spec[nspec++] = os_reqs[i];
     struct tgt_regs regs;
     int rc = tgt_regs_read_with_mem(tr->t, vcpu, &regs, spec, nspec);
     if (rc)
         return rc;
-    if (os_req)
-        os_req->status = spec[nspec - 1].status;
+    for (size_t i = 0; i < nos && i < TRAP_OS_PREFETCH_MAX; i++)
+        os_reqs[i].status = spec[os_first + i].status;
     uint64_t rip = regs.v[TGT_RIP];
     tr->last_was_syscall[vcpu] = tr->ud_bp && rip == tr->ud_handler;
     if (tr->ud_bp && rip == tr->ud_handler)

@@ -48,14 +48,17 @@ void trap_free(struct trap *tr);
  *    the kernel counts as ready once a vCPU is seen in user mode.
  *  - lstar: the 64-bit syscall entry (Linux: entry_SYSCALL_64), so the
  *    SYSRETQs are found before the first SYSCALL is trapped. */
+#define TRAP_OS_PREFETCH_MAX 2
+
 struct trap_os {
     void *ctx;
     int (*ready)(void *ctx);
     int (*lstar)(void *ctx, uint64_t *lstar);
-    /* A memory read the OS layer wants in the same round trip as the
-     * registers at each stop (Linux: the current task pointer), or NULL.
-     * Its status and bytes are filled in place. */
-    struct tgt_mem_req *(*prefetch)(void *ctx, int vcpu);
+    /* Memory reads the OS layer wants in the same round trip as the
+     * registers at each stop (Linux: the current task pointer and its ids):
+     * returns how many (at most TRAP_OS_PREFETCH_MAX) and where they are;
+     * their status and bytes are filled in place. */
+    size_t (*prefetch)(void *ctx, int vcpu, struct tgt_mem_req **reqs);
 };
 void trap_set_os(struct trap *tr, const struct trap_os *os);
 

@@ -133,16 +133,21 @@ int lnx_current(struct lnx *l, struct tgt *t, int vcpu, const struct tgt_regs *r
                 struct lnx_task_info *out);
 
 /* The per-event fast path, for an engine that reads registers with
- * tgt_regs_read_with_mem: lnx_current_prefetch fills *req with the read of
- * the vCPU's current_task pointer (into *slot), to put in the same round
- * trip as the register read; lnx_current_prefetched then uses it, so a
- * cached lookup costs no round trip of its own. prefetch returns false
- * (nothing to add) until the vCPU's first lookup has found its per-CPU base.
- * A failed prefetch (req->status < 0, e.g. a PTI user-mode CR3 that does
- * not map the per-CPU area) falls back to a physical read. */
-bool lnx_current_prefetch(struct lnx *l, int vcpu, struct tgt_mem_req *req, uint64_t *slot);
+ * tgt_regs_read_with_mem: lnx_current_prefetch fills req[] with up to
+ * LNX_PREFETCH_MAX reads (the vCPU's current_task pointer, and the pid and
+ * tgid of the task it ran last time, into slot[]) to put in the same round
+ * trip as the register read, and returns how many; lnx_current_prefetched
+ * then uses them, so a cached lookup costs no round trip of its own. The
+ * pid/tgid read tells a task_struct reused by a new process (with, often,
+ * the same page-table root) from the old one. prefetch returns 0 until the
+ * vCPU's first lookup has found its per-CPU base. A failed read (status <
+ * 0, e.g. a PTI user-mode CR3) falls back to a physical read. */
+#define LNX_PREFETCH_MAX 2
+size_t lnx_current_prefetch(struct lnx *l, int vcpu, struct tgt_mem_req req[LNX_PREFETCH_MAX],
+                            uint64_t slot[LNX_PREFETCH_MAX]);
 int lnx_current_prefetched(struct lnx *l, struct tgt *t, int vcpu, const struct tgt_regs *regs,
-                           const struct tgt_mem_req *req, struct lnx_task_info *out);
+                           const struct tgt_mem_req *req, size_t nreq,
+                           struct lnx_task_info *out);
 
 /* Read one task's information from its task_struct address. */
 int lnx_task_read(struct lnx *l, struct tgt *t, int vcpu, uint64_t task, struct lnx_task_info *out);

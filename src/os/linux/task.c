@@ -513,22 +513,71 @@ static int kernel_gs_base(const struct tgt_regs *regs, int vcpu, uint64_t *gs)
     return 0;
 }
 
-bool lnx_current_prefetch(struct lnx *l, int vcpu, struct tgt_mem_req *req, uint64_t *slot)
+/* pid and tgid sit side by side in task_struct: one 8-byte read checks both. */
+static bool ids_adjacent(const struct lnx *l)
+{
+    return l->off.task_tgid == l->off.task_pid + 4;
+}
+
+size_t lnx_current_prefetch(struct lnx *l, int vcpu, struct tgt_mem_req req[LNX_PREFETCH_MAX],
+                            uint64_t slot[LNX_PREFETCH_MAX])
 {
     if (!l || !l->attached || vcpu < 0 || vcpu >= LNX_MAX_VCPUS || !l->cache[vcpu].gs)
-        return false;
-    *req = (struct tgt_mem_req){.addr = l->cache[vcpu].gs + l->current_task, .len = 8, .buf = slot};
-    return true;
+        return 0;
+    const struct vcpu_cache *c = &l->cache[vcpu];
+    req[0] = (struct tgt_mem_req){.addr = c->gs + l->current_task, .len = 8, .buf = &slot[0]};
+    if (!c->valid || !ids_adjacent(l))
+        return 1;
+    req[1] = (struct tgt_mem_req){.addr = c->task + l->off.task_pid, .len = 8, .buf = &slot[1]};
+    return 2;
 }
 
 int lnx_current(struct lnx *l, struct tgt *t, int vcpu, const struct tgt_regs *regs,
                 struct lnx_task_info *out)
 {
-    return lnx_current_prefetched(l, t, vcpu, regs, NULL, out);
+    return lnx_current_prefetched(l, t, vcpu, regs, NULL, 0, out);
+}
+
+/* The bytes of a read the caller made in its register round trip, if it
+ * is this one; else read them now. */
+static int prefetched_or_read(struct lnx *l, struct tgt *t, int vcpu, const struct tgt_regs *regs,
+                              const struct tgt_mem_req *req, size_t nreq, uint64_t addr,
+                              unsigned char *b, size_t len)
+{
+    for (size_t i = 0; i < nreq; i++) {
+        if (req[i].status == 0 && req[i].addr == addr && req[i].len == len) {
+            memcpy(b, req[i].buf, len);
+            return 0;
+        }
+    }
+    return kread_on_vcpu(l, t, vcpu, regs, addr, b, len);
+}
+
+/* A cached entry still describes the vCPU's task only if the task_struct
+ * still holds the same pid and tgid: a task_struct freed at exit is often
+ * reused at once by the next process, and so is its page-table root. */
+static bool cache_still_valid(struct lnx *l, struct tgt *t, int vcpu, const struct tgt_regs *regs,
+                              const struct vcpu_cache *c, const struct tgt_mem_req *req,
+                              size_t nreq)
+{
+    unsigned char ids[8];
+    if (ids_adjacent(l)) {
+        if (prefetched_or_read(l, t, vcpu, regs, req, nreq, c->task + l->off.task_pid, ids, 8))
+            return false;
+    } else if (kread_on_vcpu(l, t, vcpu, regs, c->task + l->off.task_pid, ids, 4) ||
+               kread_on_vcpu(l, t, vcpu, regs, c->task + l->off.task_tgid, ids + 4, 4)) {
+        return false;
+    }
+    uint32_t pid = (uint32_t)ids[0] | (uint32_t)ids[1] << 8 | (uint32_t)ids[2] << 16 |
+                   (uint32_t)ids[3] << 24;
+    uint32_t tgid = (uint32_t)ids[4] | (uint32_t)ids[5] << 8 | (uint32_t)ids[6] << 16 |
+                    (uint32_t)ids[7] << 24;
+    return pid == c->info.pid && tgid == c->info.tgid;
 }
 
 int lnx_current_prefetched(struct lnx *l, struct tgt *t, int vcpu, const struct tgt_regs *regs,
-                           const struct tgt_mem_req *req, struct lnx_task_info *out)
+                           const struct tgt_mem_req *req, size_t nreq,
+                           struct lnx_task_info *out)
 {
     if (!l)
         return err_set(VMDBG_ENOENT, "%s", no_profile_msg);
@@ -545,10 +594,8 @@ int lnx_current_prefetched(struct lnx *l, struct tgt *t, int vcpu, const struct 
     if (!rc)
         rc = kernel_gs_base(regs, vcpu, &gs);
     unsigned char b[8];
-    if (!rc && req && req->status == 0 && req->addr == gs + l->current_task && req->len == 8)
-        memcpy(b, req->buf, 8); /* read in the caller's register round trip */
-    else if (!rc)
-        rc = kread_on_vcpu(l, t, vcpu, regs, gs + l->current_task, b, sizeof(b));
+    if (!rc)
+        rc = prefetched_or_read(l, t, vcpu, regs, req, nreq, gs + l->current_task, b, sizeof(b));
     if (!rc)
         task = le64(b);
     if (!rc && !IS_KERNEL_ADDR(task))
@@ -557,7 +604,8 @@ int lnx_current_prefetched(struct lnx *l, struct tgt *t, int vcpu, const struct 
         return rc;
     uint64_t root = regs->v[TGT_CR3] & PTE_ADDR & ~CR3_PTI_USER;
     struct vcpu_cache *c = vcpu >= 0 && vcpu < LNX_MAX_VCPUS ? &l->cache[vcpu] : NULL;
-    if (c && c->valid && c->task == task && c->root == root) {
+    if (c && c->valid && c->task == task && c->root == root &&
+        cache_still_valid(l, t, vcpu, regs, c, req, nreq)) {
         *out = c->info;
         l->stats.cache_hits++;
     } else {

@@ -40,4 +40,23 @@ static inline uint64_t fnv1a64_u64(uint64_t hash, uint64_t v)
     return hash;
 }
 
+/* Parse a plain decimal number (digits only) into *out; return 0 when s is not one. The
+ * workloads' arguments are decimal, as a shell user types them. */
+static inline int parse_u64(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (*s == '\0')
+        return 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return 0;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return 0;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 1;
+}
+
 #endif

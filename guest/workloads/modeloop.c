@@ -70,23 +70,6 @@ __attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
     }
 }
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (*s == '\0')
-        return 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return 0;
-        unsigned d = (unsigned)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return 0;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 1;
-}
-
 static void fold(uint64_t v)
 {
     getppid_loop_state.hash = fnv1a64_u64(getppid_loop_state.hash, v);

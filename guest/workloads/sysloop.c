@@ -23,24 +23,6 @@
 #include <stdio.h>
 #include <unistd.h>
 
-/* Parse a plain decimal number (digits only) into *out; return 0 when s is not one. */
-static int parse_u64(const char *s, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (*s == '\0')
-        return 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return 0;
-        unsigned d = (unsigned)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return 0;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 1;
-}
-
 static void write_all(int fd, const char *buf, size_t len)
 {
     while (len > 0) {

@@ -13,10 +13,11 @@
 
 #include "cli.h"
 #include "event.h"
+#include "linux.h"
 #include "trap.h"
 
 #define CTRL_RIGHT_BRACKET 0x1d
-#define PAUSE_TIMEOUT_MS 10000
+#define PAUSE_TIMEOUT_MS   10000
 
 static struct termios saved_termios;
 static bool termios_saved, termios_raw;
@@ -92,11 +93,35 @@ static void describe_stop(struct session *s, const struct tgt_stop *stop)
         fprintf(s->out, "vmdbg: guest stopped on vCPU %x\n", vcpu);
 }
 
+/* An attached stub that went away without a word (its QEMU killed, or
+ * `gdbserver none` in its monitor) leaves vmdbg's hooks in the guest: say
+ * which, and how to give the guest back. */
+static void report_lost_stub(struct session *s)
+{
+    fprintf(stderr, "error: the connection to the GDB stub was lost (QEMU quit or closed its "
+                    "stub)\n");
+    uint64_t sce_cleared = 0;
+    if (!trap_armed(s->trap, &sce_cleared))
+        return;
+    fprintf(stderr, "vmdbg: the guest keeps vmdbg's hooks (it stops at the next one it hits):\n");
+    trap_describe(s->trap, stderr);
+    fprintf(stderr,
+            "vmdbg: to give it back, open the stub again (QEMU monitor: gdbserver ...) "
+            "and run vmdbg --attach ADDRESS%s -c q\n",
+            sce_cleared ? " -c 'r efer = @efer+1' (EFER.SCE back; per vCPU listed, '~ N' first)"
+                        : "");
+}
+
 /* vmdbg's exit status from how QEMU ended: 0 for a guest power-off. */
 static void record_exit(struct session *s, int status)
 {
     s->tgt->exited = true;
     s->tgt->running = false;
+    if (!s->launched && status < 0) {
+        report_lost_stub(s);
+        s->exit_status = 2;
+        return;
+    }
     const char *reason = s->launched ? qmp_shutdown_reason(s->vm.qmp) : "";
     if (status == 0 && strcmp(reason, "guest-reset") && strcmp(reason, "guest-panic")) {
         s->exit_status = 0;
@@ -127,12 +152,18 @@ void session_guest_exited(struct session *s, const struct tgt_stop *stop)
 }
 
 /* The trap layer's look at a stop. A current-task read prefetched at an
- * earlier stop is stale from now on. */
+ * earlier stop is stale from now on, and so is all of the Linux profile's
+ * state after a guest reset. */
 static int handle_event_stop(struct session *s, const struct tgt_stop *stop,
                              enum trap_verdict *verdict)
 {
     s->task_req_vcpu = -1;
-    return trap_on_stop(s->trap, stop, verdict);
+    const struct trap_stats *st = trap_stats(s->trap);
+    uint64_t resets = st ? st->resets : 0;
+    int rc = trap_on_stop(s->trap, stop, verdict);
+    if (st && st->resets != resets)
+        lnx_invalidate(s->lnx); /* a new kernel: its KASLR slide and tasks afresh */
+    return rc;
 }
 
 int session_stop(struct session *s, struct tgt_stop *stop, enum trap_verdict *verdict)

@@ -60,6 +60,7 @@ struct trap {
     bool ud_bp;
     bool sysret_bps;
     bool waiting;               /* something waits for the kernel */
+    bool reset_bp;              /* reset.c: the reset-vector breakpoint is in */
     enum ev_variant syscall_variant, sysret_variant;
 
     /* speculative reads: last frame address and RIP per vCPU */
@@ -101,5 +102,14 @@ int sr_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs,
               const struct tgt_mem_req *bytes, enum trap_verdict *verdict);
 int sr_complete(struct trap *tr, enum completion how);
 int sr_lstar_learned(struct trap *tr);
+
+/* reset.c */
+/* The reset-vector breakpoint, in while the guest kernel is known. */
+int trap_reset_bp(struct trap *tr, bool on);
+/* Is this stop the reset vector (a vCPU back in real mode)? */
+bool trap_stop_is_reset(const struct trap *tr, const struct tgt_regs *regs);
+/* Remove the old kernel's hooks, forget it, and resume: the events wait
+ * for the new kernel (trap_waiting) as at a first boot. */
+int trap_on_reset(struct trap *tr, enum trap_verdict *verdict);
 
 #endif

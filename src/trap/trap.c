@@ -32,6 +32,7 @@ void trap_free(struct trap *tr)
         if (tr->ud_bp && tgt_breakpoint(tr->t, TGT_BP_SW, tr->ud_handler, 1, false) == 0)
             tr->ud_bp = false;
         sr_arm(tr, false);
+        trap_reset_bp(tr, false);
     }
     free(tr);
 }
@@ -112,7 +113,19 @@ int trap_run_insn_for_real(struct trap *tr, const struct tgt_regs *want, struct 
     return 0;
 }
 
+static int sync_mechanisms(struct trap *tr);
+
+/* Arm what the events need; once the kernel is known, watch for a reset
+ * (reset.c) that would make all of it stale. */
 int trap_sync(struct trap *tr)
+{
+    int rc = sync_mechanisms(tr);
+    if (!rc && !tr->t->exited && !tr->t->running)
+        rc = trap_reset_bp(tr, tr->kernel_ready);
+    return rc;
+}
+
+static int sync_mechanisms(struct trap *tr)
 {
     if (tr->t->exited)
         return 0;
@@ -207,7 +220,7 @@ int trap_run_hit(struct trap *tr, enum trap_verdict *verdict)
 int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict *verdict)
 {
     *verdict = TRAP_NOT_OURS;
-    if (stop->reason != TGT_STOP_TRAP || (!tr->ud_bp && !tr->sysret_bps))
+    if (stop->reason != TGT_STOP_TRAP || (!tr->ud_bp && !tr->sysret_bps && !tr->reset_bp))
         return 0;
     uint64_t t0 = now_ns();
     int vcpu = stop->vcpu >= 0 && stop->vcpu < tr->nvcpus ? stop->vcpu : 0;
@@ -243,6 +256,8 @@ int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict
         return rc;
     for (size_t i = 0; i < nos && i < TRAP_OS_PREFETCH_MAX; i++)
         os_reqs[i].status = spec[os_first + i].status;
+    if (trap_stop_is_reset(tr, &regs))
+        return trap_on_reset(tr, verdict);
     uint64_t rip = regs.v[TGT_RIP];
     tr->last_was_syscall[vcpu] = tr->ud_bp && rip == tr->ud_handler;
     if (tr->ud_bp && rip == tr->ud_handler)

@@ -35,6 +35,7 @@ struct trap_stats {
     uint64_t passed;         /* genuine #UDs passed to the guest */
     uint64_t steps;          /* instructions run for real under a single-step */
     uint64_t handler_ns;     /* time from stop to continue, summed */
+    uint64_t resets;         /* guest resets seen (hooks dropped, armed again) */
 };
 
 int trap_new(struct tgt *t, struct ev_engine *e, FILE *out, struct trap **trp);
@@ -75,6 +76,10 @@ const struct ev_event *trap_break_event(const struct trap *tr, enum ev_stage *st
 /* Finish the hit that stopped at a break (the user typed g). */
 bool trap_hit_pending(const struct trap *tr);
 int trap_continue(struct trap *tr, enum trap_verdict *verdict);
+
+/* Is anything of vmdbg's in the guest (breakpoints, a cleared EFER.SCE
+ * on the vCPUs in *sce_cleared)? What a lost stub leaves behind. */
+bool trap_armed(const struct trap *tr, uint64_t *sce_cleared);
 
 /* One line per mechanism: armed, waiting or off (for `events`). */
 void trap_describe(const struct trap *tr, FILE *out);

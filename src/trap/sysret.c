@@ -21,16 +21,36 @@ static void add_sysret(struct trap *tr, uint64_t addr)
         tr->sysret_addr[tr->nsysret++] = addr;
 }
 
+/* Read up to len bytes at addr, page by page, stopping at the first page
+ * that cannot be read (a hostile or broken guest may map only part of its
+ * entry); how many were read, or a negative status if none. */
+static long read_mapped_prefix(struct trap *tr, uint64_t addr, uint8_t *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        size_t chunk = 0x1000 - ((addr + got) & 0xfff);
+        if (chunk > len - got)
+            chunk = len - got;
+        int rc = tgt_mem_read(tr->t, 0, addr + got, buf + got, chunk, false);
+        if (rc)
+            return got ? (long)got : rc;
+        got += chunk;
+    }
+    return (long)got;
+}
+
 /* Linear sweep of the 64-bit syscall entry (from LSTAR) for SYSRETQ. */
 static int sweep_entry(struct trap *tr, uint64_t start)
 {
     uint8_t *code = malloc(ENTRY_SCAN_BYTES + 16);
     if (!code)
         return err_set(VMDBG_ENOMEM, "out of memory");
-    int rc = tgt_mem_read(tr->t, 0, start, code, ENTRY_SCAN_BYTES + 16, false);
-    for (size_t off = 0; !rc && off < ENTRY_SCAN_BYTES;) {
+    long got = read_mapped_prefix(tr, start, code, ENTRY_SCAN_BYTES + 16);
+    int rc = got < 0 ? (int)got : 0;
+    size_t end = got > 16 ? (size_t)got - 16 : (got > 0 ? 1 : 0);
+    for (size_t off = 0; !rc && off < end;) {
         struct x86_instr insn;
-        int n = x86_decode(code + off, ENTRY_SCAN_BYTES + 16 - off, start + off, 64, &insn);
+        int n = x86_decode(code + off, (size_t)got - off, start + off, 64, &insn);
         if (n <= 0) {
             off++;
             continue;
@@ -106,6 +126,16 @@ int sr_lstar_learned(struct trap *tr)
         return 0;
     int before = tr->nsysret;
     int rc = sweep_entry(tr, tr->lstar);
+    if (rc == -VMDBG_EFAULT) {
+        /* The guest's LSTAR points at memory it cannot run either: the guest
+         * faults there on its own. Not vmdbg's error: say so, keep going
+         * with the SYSRETQs found so far. */
+        fprintf(tr->out,
+                "vmdbg: warning: the guest's syscall entry (LSTAR=%016llx) cannot be "
+                "read; SYSRETQ breakpoints stay where they were found\n",
+                (unsigned long long)tr->lstar);
+        rc = 0;
+    }
     tr->sysret_from_lstar = rc == 0;
     for (int i = before; !rc && tr->sysret_bps && i < tr->nsysret; i++)
         rc = tgt_breakpoint(tr->t, TGT_BP_SW, tr->sysret_addr[i], 1, true);

@@ -10,6 +10,9 @@
 #define DUMP_MAX_LEN 0x100000
 #define UNASM_DEFAULT_LEN 0x40
 #define LINE_BYTES 16
+/* x86-64 physical addresses have at most 52 bits (MAXPHYADDR); QEMU reads
+ * anything above as zeros, which would look like memory. */
+#define PHYS_ADDR_LIMIT (1ull << 52)
 
 /* "db" -> 1, "!dq" -> 8: the unit is the command's last letter. */
 static unsigned unit_of(const char *cmd)
@@ -31,6 +34,20 @@ static bool is_physical(const char *cmd)
     return cmd[0] == '!';
 }
 
+/* A range must not wrap past the end of the address space (it would show
+ * or write address 0 onwards), nor pass the physical address limit. */
+static int check_range(const char *cmd, uint64_t addr, uint64_t len)
+{
+    uint64_t last = addr + (len - 1);
+    if (last < addr)
+        return err_set(VMDBG_EINVAL, "%llx l %llx passes the end of the address space",
+                       (unsigned long long)addr, (unsigned long long)len);
+    if (is_physical(cmd) && last >= PHYS_ADDR_LIMIT)
+        return err_set(VMDBG_EINVAL, "physical addresses end at %llx (52 bits)",
+                       (unsigned long long)PHYS_ADDR_LIMIT);
+    return 0;
+}
+
 /* address [l length] */
 static int parse_range(struct session *s, int argc, char **argv, uint64_t deflen,
                        uint64_t *addr, uint64_t *len)
@@ -40,12 +57,12 @@ static int parse_range(struct session *s, int argc, char **argv, uint64_t deflen
         return rc;
     *len = deflen;
     if (argc == 2)
-        return 0;
+        return check_range(argv[0], *addr, *len);
     if (argc != 4 || (strcmp(argv[2], "l") && strcmp(argv[2], "L")))
         return err_set(VMDBG_EINVAL, "usage: %s address [l length]", argv[0]);
     if (!parse_number(argv[3], len) || *len == 0 || *len > DUMP_MAX_LEN)
         return err_set(VMDBG_EINVAL, "length must be a number between 1 and %x", DUMP_MAX_LEN);
-    return 0;
+    return check_range(argv[0], *addr, *len);
 }
 
 static uint64_t load_le(const uint8_t *p, unsigned n)
@@ -116,6 +133,9 @@ int cmd_edit(struct session *s, int argc, char **argv)
         return rc;
     unsigned unit = unit_of(argv[0]);
     size_t count = (size_t)argc - 2;
+    rc = check_range(argv[0], addr, count * unit);
+    if (rc)
+        return rc;
     uint8_t *bytes = malloc(count * unit);
     if (!bytes)
         return err_set(VMDBG_ENOMEM, "out of memory");

@@ -220,7 +220,11 @@ int trap_run_hit(struct trap *tr, enum trap_verdict *verdict)
 int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict *verdict)
 {
     *verdict = TRAP_NOT_OURS;
-    if (stop->reason != TGT_STOP_TRAP || (!tr->ud_bp && !tr->sysret_bps && !tr->reset_bp))
+    /* A pause can stop the vCPU on a hook's address before its breakpoint
+     * fires (the stub reports the interrupt): that is the hit too, or
+     * disarming at this stop would hand the guest the #UD of a SYSCALL. */
+    bool maybe_hook = stop->reason == TGT_STOP_TRAP || stop->reason == TGT_STOP_INTERRUPTED;
+    if (!maybe_hook || (!tr->ud_bp && !tr->sysret_bps && !tr->reset_bp))
         return 0;
     uint64_t t0 = now_ns();
     int vcpu = stop->vcpu >= 0 && stop->vcpu < tr->nvcpus ? stop->vcpu : 0;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "event.h"
 #include "target.h"
 
 struct lnx;
@@ -32,6 +33,8 @@ struct session {
     uint64_t task_slot[2];
     size_t task_nreq;
     int task_req_vcpu;              /* their vCPU, -1 when there are none to use */
+    struct ev_hit task_seen;        /* the last hit the engine asked the task of (the
+                                       SDK reads a break's context and task from it) */
 };
 
 /* Run one command line. Errors are printed as one line on stderr and
@@ -59,6 +62,8 @@ enum trap_verdict;
 int session_stop(struct session *s, struct tgt_stop *stop, enum trap_verdict *verdict);
 /* "event 0xID triggered (pre|post)" for the event whose break stopped the guest. */
 void announce_break(struct session *s);
+/* Hand a stop to the trap layer (events' stops); *verdict says what it was. */
+int session_on_stop(struct session *s, const struct tgt_stop *stop, enum trap_verdict *verdict);
 /* Stop the guest if it runs and report where (pause, Ctrl-]). */
 int session_pause(struct session *s);
 /* Note that the guest is gone; sets exit_status from how it ended. */

@@ -33,6 +33,7 @@ static int host_task(void *ctx, struct ev_hit *hit)
                  ? lnx_current_prefetched(s->lnx, s->tgt, hit->vcpu, &hit->regs, s->task_req,
                                           s->task_nreq, &info)
                  : lnx_current(s->lnx, s->tgt, hit->vcpu, &hit->regs, &info);
+    s->task_seen = *hit;
     if (rc)
         return rc;
     hit->task = (struct ev_task){.known = true,
@@ -41,6 +42,7 @@ static int host_task(void *ctx, struct ev_hit *hit)
                                  .proc = info.leader,
                                  .thread = info.task};
     memcpy(hit->task.comm, info.comm, sizeof(hit->task.comm) - 1);
+    s->task_seen.task = hit->task;
     return 0;
 }
 
@@ -135,6 +137,11 @@ static int with_guest_stopped(struct session *s, int (*fn)(struct session *, voi
         }
     }
     int rc = fn(s, arg);
+    /* Arming notes failures it deals with itself (a kernel not up yet): the
+     * message of a refused command must survive them. */
+    char msg[512] = "";
+    if (rc)
+        snprintf(msg, sizeof(msg), "%s", vmdbg_last_error());
     int src = trap_sync(s->trap);
     if (!rc && src)
         rc = src;
@@ -143,7 +150,7 @@ static int with_guest_stopped(struct session *s, int (*fn)(struct session *, voi
         if (!rc)
             rc = rrc;
     }
-    return rc;
+    return msg[0] ? err_set(-rc, "%s", msg) : rc;
 }
 
 static int create_event(struct session *s, void *line)

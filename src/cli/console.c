@@ -154,8 +154,7 @@ void session_guest_exited(struct session *s, const struct tgt_stop *stop)
 /* The trap layer's look at a stop. A current-task read prefetched at an
  * earlier stop is stale from now on, and so is all of the Linux profile's
  * state after a guest reset. */
-static int handle_event_stop(struct session *s, const struct tgt_stop *stop,
-                             enum trap_verdict *verdict)
+int session_on_stop(struct session *s, const struct tgt_stop *stop, enum trap_verdict *verdict)
 {
     s->task_req_vcpu = -1;
     const struct trap_stats *st = trap_stats(s->trap);
@@ -180,7 +179,7 @@ int session_stop(struct session *s, struct tgt_stop *stop, enum trap_verdict *ve
             return err_set(VMDBG_EEXITED, "the guest exited");
         }
         *verdict = TRAP_NOT_OURS;
-        if (handle_event_stop(s, stop, verdict))
+        if (session_on_stop(s, stop, verdict))
             fprintf(stderr, "error: event handling failed: %s\n", vmdbg_last_error());
         if (!s->tgt->running)
             return 0;
@@ -288,7 +287,7 @@ static bool handle_stop(struct session *s, const struct tgt_stop *stop)
         return true;
     }
     enum trap_verdict v = TRAP_NOT_OURS;
-    if (handle_event_stop(s, stop, &v)) {
+    if (session_on_stop(s, stop, &v)) {
         fprintf(stderr, "error: event handling failed: %s\n", vmdbg_last_error());
         if (s->tgt->exited)
             return true;

@@ -1,7 +1,6 @@
 /* main.c — vmdbg's command line: choose or attach to a guest, run batch
  * commands, then relay the console until the guest powers off. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,17 +10,12 @@
 
 #include "cli.h"
 #include "event.h"
-#include "linux.h"
+#include "session.h"
 #include "x86.h"
 
-#ifndef VMDBG_GUEST_DIR
-#define VMDBG_GUEST_DIR "guest"
-#endif
-
-#define STUB_TIMEOUT_MS 10000
 #define MAX_GUEST_FILES 64
 #define MAX_BATCH 256
-#define DEFAULT_APPEND "console=ttyS0 panic=-1 quiet"
+#define DEFAULT_APPEND SESSION_DEFAULT_APPEND
 
 /* One batch item, in command-line order: a command (-c) or a file (-x). */
 struct batch_item {
@@ -42,7 +36,6 @@ struct options {
     size_t nfiles;
     struct batch_item batch[MAX_BATCH];
     size_t nbatch;
-    char *run_text;
     const char *events_json; /* --events-json FILE */
 };
 
@@ -188,43 +181,6 @@ static int parse_options(int argc, char **argv, struct options *o)
     return rc;
 }
 
-/* Fill in the default guest where the user chose none. */
-static int choose_guest(struct options *o, char *kernel, char *initrd, size_t cap)
-{
-    if (o->attach)
-        return 0;
-    if (!o->qemu.kernel) {
-        const char *dir = o->guest_dir ? o->guest_dir : getenv("VMDBG_GUEST_DIR");
-        if (!dir)
-            dir = VMDBG_GUEST_DIR;
-        snprintf(kernel, cap, "%s/bzImage", dir);
-        snprintf(initrd, cap, "%s/initramfs.cpio", dir);
-        if (access(kernel, R_OK) || access(initrd, R_OK))
-            return err_set(VMDBG_ENOENT,
-                           "the default guest is not built in %s: run ./dev.sh guest (or give "
-                           "--kernel)",
-                           dir);
-        o->qemu.kernel = kernel;
-        if (!o->qemu.initrd)
-            o->qemu.initrd = initrd;
-    }
-    if (!o->qemu.append)
-        o->qemu.append = DEFAULT_APPEND;
-    if (o->qemu.guest_run) {
-        size_t n = strlen(o->qemu.guest_run);
-        o->run_text = malloc(n + 2);
-        if (!o->run_text)
-            return err_set(VMDBG_ENOMEM, "out of memory");
-        memcpy(o->run_text, o->qemu.guest_run, n);
-        strcpy(o->run_text + n, "\n");
-        o->qemu.guest_run = o->run_text;
-    }
-    o->qemu.extra_src = o->src;
-    o->qemu.extra_dest = o->dest;
-    o->qemu.extra_count = o->nfiles;
-    return 0;
-}
-
 static int run_file(struct session *s, const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -254,17 +210,6 @@ static void run_batch(struct session *s, const struct options *o)
     }
 }
 
-static int open_console_out(const struct options *o)
-{
-    if (!o->console_file)
-        return STDOUT_FILENO;
-    int fd = open(o->console_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return err_set(VMDBG_EIO, "cannot write console file %s: %s", o->console_file,
-                       strerror(errno));
-    return fd;
-}
-
 static struct session *active_session;
 
 /* SIGINT/SIGTERM in batch use: stop QEMU and remove its directory. */
@@ -276,99 +221,33 @@ static void on_terminate(int sig)
     raise(sig);
 }
 
-static int start_session(struct session *s, struct options *o)
-{
-    int rc;
-    if (o->attach) {
-        rc = tgt_gdb_open(o->attach, STUB_TIMEOUT_MS, &s->tgt);
-        return rc;
-    }
-    rc = qemu_launch(&o->qemu, &s->vm);
-    if (rc)
-        return rc;
-    s->launched = true;
-    s->kernel = o->qemu.kernel;
-    return tgt_gdb_open(s->vm.gdb_addr, STUB_TIMEOUT_MS, &s->tgt);
-}
-
-static void end_session(struct session *s)
-{
-    ev_flush_messages(s->events);
-    session_events_free(s);
-    if (s->launched)
-        qemu_shutdown(&s->vm, 5000);
-    tgt_close(s->tgt);
-    s->tgt = NULL;
-    if (s->console_out_fd > STDOUT_FILENO)
-        close(s->console_out_fd);
-}
-
 static void free_options(struct options *o)
 {
     for (size_t i = 0; i < o->nfiles; i++)
         free(o->file_specs[i]);
-    free(o->run_text);
 }
 
-/* FILE's directory joined with NAME. */
-static void sibling_path(const char *file, const char *name, char *out, size_t cap)
+/* What the session needs of the options (src/sdk/session.h). */
+static void session_config_from(struct options *o, struct session_config *c)
 {
-    const char *slash = strrchr(file, '/');
-    int dirlen = slash ? (int)(slash - file) : 1;
-    snprintf(out, cap, "%.*s/%s", dirlen, slash ? file : ".", name);
-}
-
-/* The Linux profile (DESIGN §4): what --system-map/--btf name (the BTF
- * defaults to the vmlinux next to the map), else the default guest's own
- * System.map and vmlinux next to its bzImage. A default guest without
- * them runs without a profile (with a warning); a profile the user named
- * must load. */
-static int load_profile(const struct options *o, struct session *s, bool default_guest)
-{
-    char map[1024], btf[1024];
-    if (o->btf && !o->system_map)
-        return err_set(VMDBG_EINVAL, "--btf needs --system-map");
-    if (o->system_map) {
-        if (!o->btf)
-            sibling_path(o->system_map, "vmlinux", btf, sizeof(btf));
-        struct lnx_profile_paths p = {o->system_map, o->btf ? o->btf : btf};
-        return lnx_open(&p, &s->lnx);
-    }
-    if (!default_guest)
-        return 0;
-    sibling_path(o->qemu.kernel, "System.map", map, sizeof(map));
-    sibling_path(o->qemu.kernel, "vmlinux", btf, sizeof(btf));
-    struct lnx_profile_paths p = {map, btf};
-    if (lnx_open(&p, &s->lnx))
-        fprintf(stderr, "vmdbg: warning: no Linux profile for the default guest: %s\n",
-                vmdbg_last_error());
-    return 0;
-}
-
-/* Parse, check and launch; 0, 1 (nothing more to do) or a negative status. */
-static int prepare(int argc, char **argv, struct options *o, struct session *s, char *kernel,
-                   char *initrd, size_t cap)
-{
-    int rc = parse_options(argc, argv, o);
-    if (!rc)
-        rc = choose_guest(o, kernel, initrd, cap);
-    if (!rc)
-        rc = load_profile(o, s, !o->attach && o->qemu.kernel == kernel);
-    if (!rc) {
-        int fd = open_console_out(o);
-        rc = fd < 0 ? fd : 0;
-        s->console_out_fd = fd < 0 ? STDOUT_FILENO : fd;
-    }
-    return rc;
+    c->qemu = o->qemu;
+    c->qemu.extra_src = o->src;
+    c->qemu.extra_dest = o->dest;
+    c->qemu.extra_count = o->nfiles;
+    c->attach = o->attach;
+    c->guest_dir = o->guest_dir;
+    c->system_map = o->system_map;
+    c->btf = o->btf;
+    c->console_file = o->console_file;
 }
 
 int main(int argc, char **argv)
 {
     struct options o = {0};
-    char kernel[1024], initrd[1024];
+    struct session_config cfg = {0};
     struct session s = {.out = stdout, .console_out_fd = STDOUT_FILENO, .exit_status = 0};
     int status = 2;
-    int rc = prepare(argc, argv, &o, &s, kernel, initrd, sizeof(kernel));
+    int rc = parse_options(argc, argv, &o);
     if (rc == 1) {
         status = 0;
         goto out;
@@ -380,9 +259,8 @@ int main(int argc, char **argv)
     active_session = &s;
     signal(SIGINT, on_terminate);
     signal(SIGTERM, on_terminate);
-    rc = start_session(&s, &o);
-    if (!rc)
-        rc = session_events_init(&s);
+    session_config_from(&o, &cfg);
+    rc = session_open(&s, &cfg);
     if (!rc && o.events_json)
         rc = ev_outputs_add_json_log(ev_engine_outputs(s.events), o.events_json);
     if (rc)
@@ -393,8 +271,7 @@ int main(int argc, char **argv)
 fail:
     fprintf(stderr, "vmdbg: %s\n", vmdbg_last_error());
 out:
-    end_session(&s);
-    lnx_close(s.lnx);
+    session_close(&s, &cfg);
     x86_cleanup();
     free_options(&o);
     return status;

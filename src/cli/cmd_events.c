@@ -36,11 +36,8 @@ static int host_task(void *ctx, struct ev_hit *hit)
     s->task_seen = *hit;
     if (rc)
         return rc;
-    hit->task = (struct ev_task){.known = true,
-                                 .pid = info.tgid,
-                                 .tid = info.pid,
-                                 .proc = info.leader,
-                                 .thread = info.task};
+    hit->task = (struct ev_task){
+        .known = true, .pid = info.tgid, .tid = info.pid, .proc = info.leader, .thread = info.task};
     memcpy(hit->task.comm, info.comm, sizeof(hit->task.comm) - 1);
     s->task_seen.task = hit->task;
     return 0;
@@ -99,7 +96,12 @@ int session_events_init(struct session *s)
     int rc = trap_new(s->tgt, s->events, s->out, &s->trap);
     if (!rc && s->lnx) {
         struct trap_os os = {
-            .ctx = s, .ready = os_ready, .lstar = os_lstar, .prefetch = os_prefetch};
+            .ctx = s,
+            .ready = os_ready,
+            .lstar = os_lstar,
+            .prefetch = os_prefetch,
+            .hold_syscall = LNX_NR_SCHED_YIELD,
+        };
         s->task_req_vcpu = -1;
         trap_set_os(s->trap, &os);
     }
@@ -184,6 +186,27 @@ int cmd_events(struct session *s, int argc, char **argv)
     if (argc == 1 || !strcmp(argv[1], "sc"))
         return run_events(s, &a); /* no arming change */
     return with_guest_stopped(s, run_events, &a);
+}
+
+static int preactivate_mode(struct session *s, void *arg)
+{
+    (void)arg;
+    int rc = trap_preactivate_mode(s->trap);
+    if (rc == -VMDBG_ESTATE) {
+        fprintf(s->out, "mode: initialized when the guest kernel is up\n");
+        return 0;
+    }
+    if (!rc)
+        fprintf(s->out, "mode: the IRET and IDT-entry traps are ready\n");
+    return rc;
+}
+
+int cmd_preactivate(struct session *s, int argc, char **argv)
+{
+    (void)argc;
+    if (strcmp(argv[1], "mode"))
+        return err_set(VMDBG_EINVAL, "preactivate knows one functionality: mode");
+    return with_guest_stopped(s, preactivate_mode, NULL);
 }
 
 static int nothing(struct session *s, void *arg)

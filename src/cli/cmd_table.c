@@ -6,18 +6,18 @@
 
 #include "commands.h"
 
-#define DUMP_HELP                                                                              \
-    "Show guest memory. Virtual addresses use the current vCPU's page tables; the ! forms "   \
+#define DUMP_HELP                                                                                  \
+    "Show guest memory. Virtual addresses use the current vCPU's page tables; the ! forms "        \
     "read physical memory. The length is in bytes (hex), default 0x80."
-#define EDIT_HELP                                                                              \
-    "Write values (hex by default) to guest memory, one unit each, little-endian. The ! "     \
+#define EDIT_HELP                                                                                  \
+    "Write values (hex by default) to guest memory, one unit each, little-endian. The ! "          \
     "forms write physical memory."
 
-#define EVENT_HELP                                                                             \
-    "Trap every SYSCALL (!syscall, context = rax; optional syscall-number filter) or SYSRET "  \
-    "(!sysret, context = its rip). The 2 forms read no guest memory to classify. Options: "     \
-    "pid P, core C, imm yes|no, sc on|off, stage pre|post|all, buffer N, script { }, "          \
-    "condition { hex } | asm condition { }, code { hex } | asm code { }, output {A, B}. With "   \
+#define EVENT_HELP                                                                                 \
+    "Trap every SYSCALL (!syscall, context = rax; optional syscall-number filter) or SYSRET "      \
+    "(!sysret, context = its rip). The 2 forms read no guest memory to classify. Options: "        \
+    "pid P, core C, imm yes|no, sc on|off, stage pre|post|all, buffer N, script { }, "             \
+    "condition { hex } | asm condition { }, code { hex } | asm code { }, output {A, B}. With "     \
     "no script and no code the event breaks to the prompt."
 
 static const struct command commands[] = {
@@ -41,7 +41,8 @@ static const struct command commands[] = {
     {"!ed", cmd_edit, 2, -1, CMD_NEEDS_STOPPED, "!ed address value [value ...]", EDIT_HELP},
     {"!eq", cmd_edit, 2, -1, CMD_NEEDS_STOPPED, "!eq address value [value ...]", EDIT_HELP},
     {"u", cmd_unassemble, 1, 3, CMD_NEEDS_STOPPED, "u address [l length]",
-     "Disassemble guest code (Intel syntax, the vCPU's current mode); length in bytes (hex), default 0x40."},
+     "Disassemble guest code (Intel syntax, the vCPU's current mode); length in bytes (hex), "
+     "default 0x40."},
     {".process", cmd_process, 0, 2, CMD_NEEDS_STOPPED, ".process [list | pid N]",
      "Linux guests: the current vCPU's process (pid = tgid, name, proc = leader task_struct, "
      "cr3 of its mm), every process (list), or one by pid (0n for decimal)."},
@@ -52,6 +53,15 @@ static const struct command commands[] = {
     {"!syscall2", cmd_event, 0, -1, CMD_RAW, "!syscall2 [number] [options]", EVENT_HELP},
     {"!sysret", cmd_event, 0, -1, CMD_RAW, "!sysret [options]", EVENT_HELP},
     {"!sysret2", cmd_event, 0, -1, CMD_RAW, "!sysret2 [options]", EVENT_HELP},
+    {"!mode", cmd_event, 0, -1, CMD_RAW, "!mode u|k|ku pid P [options]",
+     "Trap every user<->kernel transition of process P: k (context 0) when it enters the "
+     "kernel (SYSCALL, interrupt, exception), u (context 3) when it returns to user mode "
+     "(SYSRET, IRET); ku both. Fires at the first instruction of the new mode. Options as "
+     "for !syscall but pid is required and there is no post stage; short-circuiting u holds "
+     "the process out of user mode until the event is disabled or cleared."},
+    {"preactivate", cmd_preactivate, 1, 1, 0, "preactivate mode",
+     "Find the structures !mode needs now (HyperDbg needs this before !mode in Debugger Mode; "
+     "vmdbg accepts it and works without it)."},
     {"events", cmd_events, 0, 2, 0, "events [e|d|c ID|all] [sc on|off]",
      "List the events and what is armed for them; enable, disable or clear one (hex id) or "
      "all; at an event's break, short-circuit it (sc on) or not."},
@@ -142,8 +152,8 @@ static int tokenize(char *line, char **argv)
 static int report(int rc)
 {
     if (rc < 0)
-        fprintf(stderr, "error: %s\n", vmdbg_last_error()[0] ? vmdbg_last_error()
-                                                                : vmdbg_strerror(rc));
+        fprintf(stderr, "error: %s\n",
+                vmdbg_last_error()[0] ? vmdbg_last_error() : vmdbg_strerror(rc));
     return rc;
 }
 
@@ -155,8 +165,7 @@ static int dispatch(struct session *s, const char *line, int argc, char **argv)
     if (!c)
         return err_set(VMDBG_EINVAL, "unknown command '%s' (type help for the list)", argv[0]);
     int nargs = argc - 1;
-    if (!(c->flags & CMD_RAW) &&
-        (nargs < c->min_args || (c->max_args >= 0 && nargs > c->max_args)))
+    if (!(c->flags & CMD_RAW) && (nargs < c->min_args || (c->max_args >= 0 && nargs > c->max_args)))
         return err_set(VMDBG_EINVAL, "usage: %s", c->usage);
     if (s->tgt && s->tgt->exited && strcmp(c->name, "q") && strcmp(c->name, "help") &&
         strcmp(c->name, "status"))
@@ -206,8 +215,7 @@ static int parse_term(struct session *s, const char *t, uint64_t *out)
         return 0;
     }
     if (!parse_number(t, out))
-        return err_set(VMDBG_EINVAL, "'%s' is not a number (hex by default; 0n for decimal)",
-                       t);
+        return err_set(VMDBG_EINVAL, "'%s' is not a number (hex by default; 0n for decimal)", t);
     return 0;
 }
 

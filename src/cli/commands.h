@@ -47,6 +47,7 @@ int cmd_unassemble(struct session *s, int argc, char **argv);
 /* cmd_events.c */
 int cmd_event(struct session *s, int argc, char **argv);
 int cmd_events(struct session *s, int argc, char **argv);
+int cmd_preactivate(struct session *s, int argc, char **argv);
 
 /* cmd_output.c */
 int cmd_output(struct session *s, int argc, char **argv);

@@ -93,8 +93,7 @@ static int host_mem_read(void *ctx, enum scr_space space, uint64_t addr, void *b
 {
     struct run_ctx *rc = ctx;
     const struct ev_host *h = &rc->e->host;
-    return h->mem_read ? h->mem_read(h->ctx, rc->hit->vcpu, addr, buf, len, space == SCR_PHYS)
-                       : -1;
+    return h->mem_read ? h->mem_read(h->ctx, rc->hit->vcpu, addr, buf, len, space == SCR_PHYS) : -1;
 }
 
 static int host_mem_write(void *ctx, enum scr_space space, uint64_t addr, const void *buf,
@@ -306,6 +305,29 @@ static bool passes_filters(struct ev_engine *e, struct ev_event *ev, struct ev_h
             return false;
     }
     return type_filter(ev, hit) && stage_matches(ev, hit, stage) && condition_holds(e, ev, hit);
+}
+
+void ev_hit_task(struct ev_engine *e, struct ev_hit *hit)
+{
+    ensure_task(e, hit);
+}
+
+bool ev_mode_watches(struct ev_engine *e, struct ev_hit *hit)
+{
+    bool any = false;
+    for (size_t i = 0; i < e->count && !any; i++)
+        any = e->events[i]->type == EV_MODE && e->events[i]->enabled;
+    if (!any)
+        return false;
+    ensure_task(e, hit);
+    if (!hit->task.known)
+        return false;
+    for (size_t i = 0; i < e->count; i++) {
+        const struct ev_event *ev = e->events[i];
+        if (ev->type == EV_MODE && ev->enabled && ev->pid == hit->task.pid)
+            return true;
+    }
+    return false;
 }
 
 void ev_hit_init(struct ev_hit *hit, enum ev_type type, int vcpu, uint64_t context,

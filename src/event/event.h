@@ -15,25 +15,25 @@
 
 /* HyperDbg's VMM_EVENT_TYPE_ENUM values for the events vmdbg has. */
 enum ev_type {
-    EV_SYSCALL = 9,  /* SYSCALL_HOOK_EFER_SYSCALL: !syscall, !syscall2 */
-    EV_SYSRET = 10,  /* SYSCALL_HOOK_EFER_SYSRET: !sysret, !sysret2 */
-    EV_MODE = 25,    /* TRAP_EXECUTION_MODE_CHANGED: !mode */
+    EV_SYSCALL = 9, /* SYSCALL_HOOK_EFER_SYSCALL: !syscall, !syscall2 */
+    EV_SYSRET = 10, /* SYSCALL_HOOK_EFER_SYSRET: !sysret, !sysret2 */
+    EV_MODE = 25,   /* TRAP_EXECUTION_MODE_CHANGED: !mode */
 };
 
 enum ev_stage { EV_STAGE_PRE = 1, EV_STAGE_POST = 2, EV_STAGE_ALL = 3 };
 
-#define EV_ALL 0xffffffffu          /* pid/core "all", syscall number "all" */
-#define EV_TAG_SEED 0x1000000u      /* tag = seed + id */
-#define EV_ID_ALL UINT64_MAX        /* events e|d|c all */
-#define EV_MAX_OUTPUTS 5
-#define EV_BUFFER_LIMIT 1000        /* HyperDbg refuses buffer sizes >= 1000 (decimal) */
+#define EV_ALL          0xffffffffu /* pid/core "all", syscall number "all" */
+#define EV_TAG_SEED     0x1000000u  /* tag = seed + id */
+#define EV_ID_ALL       UINT64_MAX  /* events e|d|c all */
+#define EV_MAX_OUTPUTS  5
+#define EV_BUFFER_LIMIT 1000 /* HyperDbg refuses buffer sizes >= 1000 (decimal) */
 
 /* OptionalParam2 of the syscall/sysret events: the two variants. */
 enum ev_variant { EV_VARIANT_SAFE = 0, EV_VARIANT_ALL_UD = 1 };
 /* OptionalParam1 of !mode. */
 enum ev_mode { EV_MODE_KERNEL = 0, EV_MODE_BOTH = 1, EV_MODE_USER = 3 };
 
-struct ev_native;  /* custom code or condition, executable in vmdbg */
+struct ev_native; /* custom code or condition, executable in vmdbg */
 struct scr_program;
 
 struct ev_event {
@@ -41,29 +41,29 @@ struct ev_event {
     uint64_t tag;
     enum ev_type type;
     bool enabled;
-    uint32_t core;             /* EV_ALL or a vCPU index */
-    uint32_t pid;              /* EV_ALL or a process id (Linux tgid) */
-    bool sc_default;           /* sc on|off */
+    uint32_t core;   /* EV_ALL or a vCPU index */
+    uint32_t pid;    /* EV_ALL or a process id (Linux tgid) */
+    bool sc_default; /* sc on|off */
     enum ev_stage stage;
-    uint64_t param[6];         /* OptionalParam1..6 */
-    bool imm;                  /* immediate messages */
+    uint64_t param[6]; /* OptionalParam1..6 */
+    bool imm;          /* immediate messages */
     uint32_t buffer_size;
-    uint8_t *buffer;           /* zeroed, shared by the event's actions */
+    uint8_t *buffer; /* zeroed, shared by the event's actions */
     struct scr_program *script;
     struct ev_native *code;
     struct ev_native *condition;
-    bool action_break;         /* no script and no code: break to the prompt */
+    bool action_break; /* no script and no code: break to the prompt */
     char *outputs[EV_MAX_OUTPUTS];
     int noutputs;
-    char *text;                /* the command as typed */
-    uint64_t hits;             /* times its actions ran */
+    char *text;    /* the command as typed */
+    uint64_t hits; /* times its actions ran */
 };
 
 /* The process a hit belongs to, when the OS layer knows it. */
 struct ev_task {
     bool known;
-    uint64_t pid, tid;         /* Linux: tgid and pid */
-    uint64_t proc, thread;     /* task_struct of the leader / of the thread */
+    uint64_t pid, tid;     /* Linux: tgid and pid */
+    uint64_t proc, thread; /* task_struct of the leader / of the thread */
     char comm[16];
 };
 
@@ -76,14 +76,14 @@ struct ev_hit {
     int vcpu;
     uint64_t context;
     struct tgt_regs regs;
-    uint64_t dirty;            /* bit per register changed by actions */
+    uint64_t dirty; /* bit per register changed by actions */
     struct ev_task task;
-    bool short_circuit;        /* the final decision of the pre stage */
-    bool post_required;        /* some event wants the post stage */
+    bool short_circuit; /* the final decision of the pre stage */
+    bool post_required; /* some event wants the post stage */
     /* resumable dispatch position (after a break) */
     enum ev_stage cur_stage;
     size_t next;
-    struct ev_event *broke;    /* the event whose break stopped the dispatch */
+    struct ev_event *broke; /* the event whose break stopped the dispatch */
 };
 
 enum ev_outcome { EV_DONE = 0, EV_BREAK = 1 };
@@ -124,6 +124,14 @@ int ev_modify(struct ev_engine *e, uint64_t id, int how);
 bool ev_type_needed(const struct ev_engine *e, enum ev_type type, uint64_t *cores,
                     enum ev_variant *variant);
 
+/* Is the hit's process watched by an enabled !mode event? Fills hit->task
+ * (through the host) to find out; false without an OS profile. The trap
+ * layer arms the user-mode traps only while such a process runs in user
+ * mode. */
+bool ev_mode_watches(struct ev_engine *e, struct ev_hit *hit);
+/* Fill hit->task through the host, once (task.known says if it worked). */
+void ev_hit_task(struct ev_engine *e, struct ev_hit *hit);
+
 /* Run the stage for a hit, from its saved position. Returns EV_BREAK when
  * an event's break action stops it (call again to continue), EV_DONE when
  * every event has been through. */
@@ -159,14 +167,14 @@ enum ev_output_state { EV_OUT_NOT_OPENED, EV_OUT_OPENED, EV_OUT_CLOSED };
 enum ev_output_format { EV_FORMAT_TEXT, EV_FORMAT_JSON };
 
 #define EV_OUTPUT_QUEUE_LIMIT (1u << 20)
-#define EV_OUTPUT_NAME_MAX 50 /* MAXIMUM_CHARACTERS_FOR_EVENT_FORWARDING_NAME */
+#define EV_OUTPUT_NAME_MAX    50 /* MAXIMUM_CHARACTERS_FOR_EVENT_FORWARDING_NAME */
 
 /* What a `module` output calls for each message: text is NUL-terminated,
  * len excludes the NUL; return 0 when the message was taken. Modules
  * written for HyperDbg export hyperdbg_event_forwarding(const char *,
  * unsigned) returning void; vmdbg accepts that name too. */
 typedef int (*ev_forwarding_fn)(const char *text, unsigned len);
-#define EV_FORWARDING_SYMBOL "vmdbg_event_forwarding"
+#define EV_FORWARDING_SYMBOL          "vmdbg_event_forwarding"
 #define EV_FORWARDING_SYMBOL_HYPERDBG "hyperdbg_event_forwarding"
 
 struct ev_outputs;
@@ -180,8 +188,8 @@ void ev_outputs_set_err(struct ev_outputs *o, FILE *err);
 /* `output create NAME TYPE ADDRESS [format json|text]`: type is "file",
  * "namedpipe", "tcp" or "module". Checks the address (a namedpipe path
  * that does not exist is made a FIFO), opens nothing. */
-int ev_output_create(struct ev_outputs *o, const char *name, const char *type,
-                     const char *address, enum ev_output_format format);
+int ev_output_create(struct ev_outputs *o, const char *name, const char *type, const char *address,
+                     enum ev_output_format format);
 /* Open a created output; a failure leaves it not opened (it may be tried
  * again). A closed output cannot be reopened. */
 int ev_output_open(struct ev_outputs *o, const char *name);

@@ -11,7 +11,7 @@
 #include "internal.h"
 #include "native.h"
 
-#define MAX_TOKENS 64
+#define MAX_TOKENS      64
 #define MAX_SCRIPT_FILE (1u << 20)
 
 struct token {
@@ -97,6 +97,18 @@ static const struct {
     {"!syscall2", EV_SYSCALL, EV_VARIANT_ALL_UD, true},
     {"!sysret", EV_SYSRET, EV_VARIANT_SAFE, false},
     {"!sysret2", EV_SYSRET, EV_VARIANT_ALL_UD, false},
+    {"!mode", EV_MODE, EV_VARIANT_SAFE, false},
+};
+
+/* !mode's mode token and the OptionalParam1 it sets. ORDER: none. */
+static const struct {
+    const char *word;
+    enum ev_mode mode;
+} mode_words[] = {
+    {"u", EV_MODE_USER},
+    {"k", EV_MODE_KERNEL},
+    {"uk", EV_MODE_BOTH},
+    {"ku", EV_MODE_BOTH},
 };
 
 struct parsed {
@@ -105,7 +117,7 @@ struct parsed {
     bool script_from_file;
     const char *cond_src, *code_src;
     bool cond_asm, code_asm;
-    bool have_number, have_pid, have_stage, have_sc, have_imm;
+    bool have_number, have_pid, have_stage, have_sc, have_imm, have_mode;
     const char *output_list;
     const char *unopened_output; /* warned about once the event exists */
 };
@@ -302,8 +314,9 @@ static int parse_outputs(struct ev_engine *e, struct parsed *p)
                 return err_set(VMDBG_EINVAL, "output '%s' is listed twice", name);
         struct ev_output *out = ev_output_find(e->outputs, name);
         if (!out)
-            return err_set(VMDBG_ENOENT, "output source '%s' does not exist (create it with "
-                                         "'output create')",
+            return err_set(VMDBG_ENOENT,
+                           "output source '%s' does not exist (create it with "
+                           "'output create')",
                            name);
         if (ev_output_state(out) == EV_OUT_CLOSED)
             return err_set(VMDBG_ESTATE, "output source '%s' is closed", name);
@@ -323,6 +336,15 @@ static int validate(struct ev_engine *e, struct parsed *p)
     if (ev->sc_default && ev->stage != EV_STAGE_PRE)
         return err_set(VMDBG_EINVAL, "short-circuiting ('sc on') is not possible in the post "
                                      "stage ('stage post' or 'stage all')");
+    if (ev->type == EV_MODE) {
+        if (!p->have_mode)
+            return err_set(VMDBG_EINVAL, "!mode needs the mode: u, k or ku (uk)");
+        if (ev->pid == EV_ALL)
+            return err_set(VMDBG_EINVAL, "!mode needs the process: 'pid ID' (not 'all')");
+        if (ev->stage != EV_STAGE_PRE)
+            return err_set(VMDBG_EINVAL, "!mode has no post stage ('stage post' and 'stage "
+                                         "all' are not possible)");
+    }
     if (p->output_list && p->have_imm && !ev->imm)
         return err_set(VMDBG_EINVAL, "'imm no' cannot be used with 'output'");
     int rc;
@@ -354,6 +376,18 @@ void ev_event_free(struct ev_event *ev)
     free(ev);
 }
 
+static bool parse_mode_word(const char *w, struct parsed *p)
+{
+    for (size_t i = 0; i < ARRAY_LEN(mode_words); i++) {
+        if (!strcmp(w, mode_words[i].word)) {
+            p->ev->param[0] = mode_words[i].mode;
+            p->have_mode = true;
+            return true;
+        }
+    }
+    return false;
+}
+
 static int parse_tokens(struct ev_engine *e, const struct tokens *tk, struct parsed *p)
 {
     struct ev_event *ev = p->ev;
@@ -381,6 +415,8 @@ static int parse_tokens(struct ev_engine *e, const struct tokens *tk, struct par
         }
         if (t->block)
             return err_set(VMDBG_EINVAL, "unexpected { } block");
+        if (ev->type == EV_MODE && !p->have_mode && parse_mode_word(t->text, p))
+            continue;
         int rc = parse_option(tk, &i, p);
         if (rc)
             return rc;
@@ -433,6 +469,10 @@ int ev_parse_event(struct ev_engine *e, const char *line, struct ev_event **out)
         ev_event_free(p.ev);
         return rc;
     }
+    if (p.ev->type == EV_MODE && p.ev->sc_default && p.ev->param[0] != EV_MODE_USER)
+        fprintf(ev_outputs_err(e->outputs),
+                "warning: short-circuiting kernel-mode transitions (k) is ignored by vmdbg "
+                "(in HyperDbg it blocks syscalls and interrupts and may hang the core)\n");
     if (p.unopened_output)
         fprintf(ev_outputs_err(e->outputs),
                 "warning: output source '%s' is not opened yet: its messages are dropped "

@@ -5,12 +5,9 @@
 
 /* ORDER TGT_REG */
 const char *const tgt_reg_names[TGT_REG_COUNT] = {
-    "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
-    "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
-    "rip", "rflags",
-    "cs", "ss", "ds", "es", "fs", "gs",
-    "fs_base", "gs_base", "k_gs_base",
-    "cr0", "cr2", "cr3", "cr4", "cr8", "efer",
+    "rax", "rbx", "rcx",     "rdx",     "rsi",       "rdi", "rbp",    "rsp", "r8",  "r9",  "r10",
+    "r11", "r12", "r13",     "r14",     "r15",       "rip", "rflags", "cs",  "ss",  "ds",  "es",
+    "fs",  "gs",  "fs_base", "gs_base", "k_gs_base", "cr0", "cr2",    "cr3", "cr4", "cr8", "efer",
 };
 
 int tgt_reg_lookup(const char *name)
@@ -30,8 +27,7 @@ static int check_op(struct tgt *t, const void *op, const char *what)
     if (t->exited)
         return err_set(VMDBG_EEXITED, "the guest has exited");
     if (!op)
-        return err_set(VMDBG_EUNSUP, "%s is not supported by the %s backend", what,
-                       t->ops->name);
+        return err_set(VMDBG_EUNSUP, "%s is not supported by the %s backend", what, t->ops->name);
     return 0;
 }
 
@@ -85,8 +81,7 @@ int tgt_mem_read(struct tgt *t, int vcpu, uint64_t addr, void *buf, size_t len, 
     return rc ? rc : t->ops->mem_read(t, vcpu, addr, buf, len, phys);
 }
 
-int tgt_mem_write(struct tgt *t, int vcpu, uint64_t addr, const void *buf, size_t len,
-                  bool phys)
+int tgt_mem_write(struct tgt *t, int vcpu, uint64_t addr, const void *buf, size_t len, bool phys)
 {
     int rc = check_stopped(t, t ? t->ops->mem_write : NULL, "writing memory");
     if (!rc)
@@ -94,11 +89,22 @@ int tgt_mem_write(struct tgt *t, int vcpu, uint64_t addr, const void *buf, size_
     return rc ? rc : t->ops->mem_write(t, vcpu, addr, buf, len, phys);
 }
 
-int tgt_breakpoint(struct tgt *t, enum tgt_bp_kind kind, uint64_t addr, unsigned len,
-                   bool insert)
+int tgt_breakpoint(struct tgt *t, enum tgt_bp_kind kind, uint64_t addr, unsigned len, bool insert)
 {
     int rc = check_stopped(t, t ? t->ops->breakpoint : NULL, "breakpoints");
     return rc ? rc : t->ops->breakpoint(t, kind, addr, len, insert);
+}
+
+int tgt_breakpoints(struct tgt *t, const uint64_t *addrs, size_t n, bool insert)
+{
+    int rc = check_stopped(t, t ? t->ops->breakpoint : NULL, "breakpoints");
+    if (rc || n == 0)
+        return rc;
+    if (t->ops->breakpoints)
+        return t->ops->breakpoints(t, addrs, n, insert);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = t->ops->breakpoint(t, TGT_BP_SW, addrs[i], 1, insert);
+    return rc;
 }
 
 int tgt_resume(struct tgt *t)
@@ -152,8 +158,8 @@ int tgt_poll_fd(struct tgt *t)
     return t && t->ops->poll_fd ? t->ops->poll_fd(t) : -1;
 }
 
-int tgt_regs_read_with_mem(struct tgt *t, int vcpu, struct tgt_regs *out,
-                           struct tgt_mem_req *reqs, size_t n)
+int tgt_regs_read_with_mem(struct tgt *t, int vcpu, struct tgt_regs *out, struct tgt_mem_req *reqs,
+                           size_t n)
 {
     int rc = check_stopped(t, t ? t->ops->regs_read_with_mem : NULL, "pipelined reads");
     if (!rc)

@@ -17,6 +17,8 @@
 
 /* The registers vmdbg knows by name. ORDER TGT_REG: tgt_reg_names[] in
  * target.c follows this enum. */
+/* Grouped as the stub lists them. */
+/* clang-format off */
 enum tgt_reg {
     TGT_RAX, TGT_RBX, TGT_RCX, TGT_RDX, TGT_RSI, TGT_RDI, TGT_RBP, TGT_RSP,
     TGT_R8, TGT_R9, TGT_R10, TGT_R11, TGT_R12, TGT_R13, TGT_R14, TGT_R15,
@@ -26,6 +28,7 @@ enum tgt_reg {
     TGT_CR0, TGT_CR2, TGT_CR3, TGT_CR4, TGT_CR8, TGT_EFER,
     TGT_REG_COUNT
 };
+/* clang-format on */
 
 /* vmdbg's name of each register ("rax", "rflags", "efer", ...). */
 extern const char *const tgt_reg_names[TGT_REG_COUNT];
@@ -48,11 +51,11 @@ enum tgt_stop_reason {
 
 struct tgt_stop {
     enum tgt_stop_reason reason;
-    int vcpu;          /* index of the vCPU that stopped, -1 if unknown */
+    int vcpu; /* index of the vCPU that stopped, -1 if unknown */
     int signal;
     int exit_status;
     bool watch;
-    uint64_t addr;     /* watchpoint address */
+    uint64_t addr; /* watchpoint address */
 };
 
 enum tgt_bp_kind {
@@ -101,14 +104,16 @@ struct tgt_ops {
                      bool phys);
     int (*breakpoint)(struct tgt *t, enum tgt_bp_kind kind, uint64_t addr, unsigned len,
                       bool insert);
-    int (*resume)(struct tgt *t);                            /* continue all vCPUs */
+    /* optional: n software breakpoints in one round trip */
+    int (*breakpoints)(struct tgt *t, const uint64_t *addrs, size_t n, bool insert);
+    int (*resume)(struct tgt *t); /* continue all vCPUs */
     int (*step)(struct tgt *t, int vcpu, struct tgt_stop *stop);
-    int (*interrupt)(struct tgt *t);                         /* ask for a stop */
+    int (*interrupt)(struct tgt *t); /* ask for a stop */
     int (*wait)(struct tgt *t, struct tgt_stop *stop, int timeout_ms);
     int (*monitor)(struct tgt *t, const char *cmd, struct buf *out);
-    int (*poll_fd)(struct tgt *t);                           /* readable when a stop may be due */
-    bool (*has_buffered)(struct tgt *t);                     /* a reply already read, not yet used */
-    int (*detach)(struct tgt *t);                            /* leave the guest running */
+    int (*poll_fd)(struct tgt *t);       /* readable when a stop may be due */
+    bool (*has_buffered)(struct tgt *t); /* a reply already read, not yet used */
+    int (*detach)(struct tgt *t);        /* leave the guest running */
     int (*regs_read_with_mem)(struct tgt *t, int vcpu, struct tgt_regs *out,
                               struct tgt_mem_req *reqs, size_t n);
     int (*regs_write_resume)(struct tgt *t, int vcpu, const struct tgt_reg_write *w, size_t n,
@@ -119,10 +124,10 @@ struct tgt_ops {
 
 struct tgt {
     const struct tgt_ops *ops;
-    bool running;  /* resumed and not yet stopped */
-    bool exited;   /* the VM is gone */
+    bool running; /* resumed and not yet stopped */
+    bool exited;  /* the VM is gone */
     int exit_status;
-    int vcpu;      /* the current vCPU of the user (~ N) */
+    int vcpu; /* the current vCPU of the user (~ N) */
 };
 
 /* Connect to a GDB stub at "unix:PATH" or "tcp:HOST:PORT" (QEMU's -gdb).
@@ -135,10 +140,11 @@ int tgt_vcpu_count(struct tgt *t);
 int tgt_regs_read(struct tgt *t, int vcpu, struct tgt_regs *out);
 int tgt_reg_write(struct tgt *t, int vcpu, enum tgt_reg reg, uint64_t value);
 int tgt_mem_read(struct tgt *t, int vcpu, uint64_t addr, void *buf, size_t len, bool phys);
-int tgt_mem_write(struct tgt *t, int vcpu, uint64_t addr, const void *buf, size_t len,
-                  bool phys);
-int tgt_breakpoint(struct tgt *t, enum tgt_bp_kind kind, uint64_t addr, unsigned len,
-                   bool insert);
+int tgt_mem_write(struct tgt *t, int vcpu, uint64_t addr, const void *buf, size_t len, bool phys);
+int tgt_breakpoint(struct tgt *t, enum tgt_bp_kind kind, uint64_t addr, unsigned len, bool insert);
+/* Insert or remove n software breakpoints, pipelined where the backend can
+ * (arming a mechanism that needs dozens of them costs one round trip). */
+int tgt_breakpoints(struct tgt *t, const uint64_t *addrs, size_t n, bool insert);
 int tgt_resume(struct tgt *t);
 int tgt_step(struct tgt *t, int vcpu, struct tgt_stop *stop);
 /* Stop a running guest and wait (bounded) for it to be stopped. */
@@ -153,8 +159,8 @@ bool tgt_has_buffered(struct tgt *t);
 int tgt_detach(struct tgt *t);
 /* Read all registers of vcpu and, in the same round trip, n virtual memory
  * ranges; each request gets its own status. */
-int tgt_regs_read_with_mem(struct tgt *t, int vcpu, struct tgt_regs *out,
-                           struct tgt_mem_req *reqs, size_t n);
+int tgt_regs_read_with_mem(struct tgt *t, int vcpu, struct tgt_regs *out, struct tgt_mem_req *reqs,
+                           size_t n);
 /* Write n registers of vcpu and, when resume is set, continue the guest in
  * the same write (nothing is ever sent after the continue). */
 int tgt_regs_write_resume(struct tgt *t, int vcpu, const struct tgt_reg_write *w, size_t n,
@@ -184,27 +190,27 @@ void qmp_close(struct qmp *q);
 enum tgt_accel { TGT_ACCEL_AUTO, TGT_ACCEL_TCG, TGT_ACCEL_KVM };
 
 struct qemu_config {
-    const char *qemu;        /* binary; default qemu-system-x86_64 */
-    const char *kernel;      /* bzImage */
-    const char *initrd;      /* base initramfs (newc cpio) */
-    const char *append;      /* kernel command line */
+    const char *qemu;   /* binary; default qemu-system-x86_64 */
+    const char *kernel; /* bzImage */
+    const char *initrd; /* base initramfs (newc cpio) */
+    const char *append; /* kernel command line */
     int smp;
     int mem_mb;
     enum tgt_accel accel;
-    const char *cpu;         /* -cpu model; default "max" */
+    const char *cpu; /* -cpu model; default "max" */
     /* Files added to the initramfs: an appended newc archive. */
     const char *const *extra_src;  /* host paths */
     const char *const *extra_dest; /* guest paths */
     size_t extra_count;
-    const char *guest_run;   /* written to /etc/vmdbg/run in the guest */
+    const char *guest_run; /* written to /etc/vmdbg/run in the guest */
 };
 
 struct qemu_vm {
     pid_t pid;
-    char dir[256];           /* private 0700 directory holding the sockets */
+    char dir[256]; /* private 0700 directory holding the sockets */
     char gdb_addr[300];
     char qmp_addr[300];
-    int console_fd;          /* guest serial console (socket), -1 when closed */
+    int console_fd; /* guest serial console (socket), -1 when closed */
     struct qmp *qmp;
     const char *accel_name;
 };

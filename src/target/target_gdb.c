@@ -23,7 +23,7 @@ struct gdb_target {
     int reg_index[TGT_REG_COUNT]; /* index into map.regs, -1 if absent */
     long tids[GDB_MAX_VCPUS];
     int nvcpus;
-    long g_thread;    /* thread selected for g/G/m/M on the stub side, 0 unknown */
+    long g_thread; /* thread selected for g/G/m/M on the stub side, 0 unknown */
     size_t packet_size;
     struct buf reply;
     /* "OK"s of register writes sent with a continue, not read yet: the next
@@ -76,8 +76,8 @@ static int pipeline(struct gdb_target *g, const char *const *pkts, size_t n, siz
     for (size_t i = 0; !rc && i < n; i++) {
         rc = rsp_recv(&g->conn, &g->reply, g->conn.timeout_ms);
         if (!rc && i < checked && strcmp(g->reply.data, "OK") != 0 && !first)
-            first = err_set(VMDBG_EPROTO, "the GDB stub refused '%s': %.40s", pkts[i],
-                            g->reply.data);
+            first =
+                err_set(VMDBG_EPROTO, "the GDB stub refused '%s': %.40s", pkts[i], g->reply.data);
     }
     if (rc == -VMDBG_EEXITED)
         g->base.exited = true;
@@ -104,8 +104,7 @@ static char *fetch_annex(void *ctx, const char *annex)
             break;
         char kind = g->reply.len ? g->reply.data[0] : 0;
         if (kind != 'm' && kind != 'l') {
-            err_set(VMDBG_EPROTO, "cannot read target description %s: %.40s", annex,
-                    g->reply.data);
+            err_set(VMDBG_EPROTO, "cannot read target description %s: %.40s", annex, g->reply.data);
             break;
         }
         if (buf_append(&doc, g->reply.data + 1, g->reply.len - 1))
@@ -244,8 +243,7 @@ static int decode_g_reply(struct gdb_target *g, struct tgt_regs *out)
     if (!well_formed && g->reply.data[0] != 'E')
         return err_set(VMDBG_EPROTO, "the GDB stub sent no register data: %.40s", g->reply.data);
     if (g->reply.data[0] == 'E')
-        return err_set(VMDBG_EPROTO, "the GDB stub refused to read registers: %s",
-                       g->reply.data);
+        return err_set(VMDBG_EPROTO, "the GDB stub refused to read registers: %s", g->reply.data);
     memset(out, 0, sizeof(*out));
     for (int r = 0; r < TGT_REG_COUNT; r++) {
         int i = g->reg_index[r];
@@ -324,8 +322,9 @@ static int gdb_regs_read_with_mem(struct tgt *t, int vcpu, struct tgt_regs *out,
             r = decode_g_reply(g, out);
         } else {
             struct tgt_mem_req *m = &reqs[i - (np - n)]; /* the m packets come last */
-            long got = g->reply.data[0] == 'E' ? -1
-                       : rsp_hex_decode(m->buf, m->len, g->reply.data, g->reply.len);
+            long got = g->reply.data[0] == 'E'
+                           ? -1
+                           : rsp_hex_decode(m->buf, m->len, g->reply.data, g->reply.len);
             m->status = got == (long)m->len ? 0 : -VMDBG_EFAULT;
         }
         if (r && !first)
@@ -341,8 +340,8 @@ static int gdb_regs_read_with_mem(struct tgt *t, int vcpu, struct tgt_regs *out,
     return rc;
 }
 
-static int gdb_regs_write_resume(struct tgt *t, int vcpu, const struct tgt_reg_write *w,
-                                 size_t n, bool resume)
+static int gdb_regs_write_resume(struct tgt *t, int vcpu, const struct tgt_reg_write *w, size_t n,
+                                 bool resume)
 {
     struct gdb_target *g = gdb_of(t);
     char sel[32], ppkt[GDB_MAX_PIPELINE][48];
@@ -374,8 +373,8 @@ static int gdb_regs_write_resume(struct tgt *t, int vcpu, const struct tgt_reg_w
     for (size_t i = 0; !rc && i < replies; i++) {
         rc = rsp_recv(&g->conn, &g->reply, g->conn.timeout_ms);
         if (!rc && strcmp(g->reply.data, "OK") && !first)
-            first = err_set(VMDBG_EPROTO, "the GDB stub refused '%s': %.40s", pkts[i],
-                            g->reply.data);
+            first =
+                err_set(VMDBG_EPROTO, "the GDB stub refused '%s': %.40s", pkts[i], g->reply.data);
     }
     if (!rc)
         rc = first;
@@ -413,8 +412,8 @@ static int mem_chunk(struct gdb_target *g, int vcpu, const char *pkt, bool phys)
         if (pkts[i] == pkt)
             rc = buf_append(&access, g->reply.data, g->reply.len);
         else if (strcmp(g->reply.data, "OK") != 0 && !first)
-            first = err_set(VMDBG_EUNSUP, "the GDB stub cannot access physical memory (%s)",
-                            pkts[i]);
+            first =
+                err_set(VMDBG_EUNSUP, "the GDB stub cannot access physical memory (%s)", pkts[i]);
     }
     if (rc == -VMDBG_EEXITED)
         g->base.exited = true;
@@ -430,8 +429,7 @@ static int mem_chunk(struct gdb_target *g, int vcpu, const char *pkt, bool phys)
     return rc;
 }
 
-static int gdb_mem_read(struct tgt *t, int vcpu, uint64_t addr, void *buf, size_t len,
-                        bool phys)
+static int gdb_mem_read(struct tgt *t, int vcpu, uint64_t addr, void *buf, size_t len, bool phys)
 {
     struct gdb_target *g = gdb_of(t);
     unsigned char *out = buf;
@@ -491,6 +489,31 @@ static int gdb_breakpoint(struct tgt *t, enum tgt_bp_kind kind, uint64_t addr, u
     return rc ? rc : expect_ok(&g->reply, insert ? "the breakpoint" : "removing a breakpoint");
 }
 
+/* Z0/z0 packets sent together, GDB_MAX_PIPELINE at a time; every reply is
+ * read (the first refusal is reported). */
+static int gdb_breakpoints(struct tgt *t, const uint64_t *addrs, size_t n, bool insert)
+{
+    struct gdb_target *g = gdb_of(t);
+    char text[GDB_MAX_PIPELINE][32];
+    const char *pkts[GDB_MAX_PIPELINE];
+    int first = 0;
+    for (size_t done = 0; done < n;) {
+        size_t k = n - done < GDB_MAX_PIPELINE ? n - done : GDB_MAX_PIPELINE;
+        for (size_t i = 0; i < k; i++) {
+            snprintf(text[i], sizeof(text[i]), "%c0,%llx,1", insert ? 'Z' : 'z',
+                     (unsigned long long)addrs[done + i]);
+            pkts[i] = text[i];
+        }
+        int rc = pipeline(g, pkts, k, k);
+        if (rc == -VMDBG_EIO || rc == -VMDBG_EEXITED || rc == -VMDBG_ETIMEOUT)
+            return rc;
+        if (rc && !first)
+            first = rc;
+        done += k;
+    }
+    return first;
+}
+
 static int gdb_resume(struct tgt *t)
 {
     struct gdb_target *g = gdb_of(t);
@@ -513,7 +536,7 @@ static void note_stop(struct gdb_target *g, const struct rsp_stop *rs, struct tg
         g->base.exited = true;
         g->base.exit_status = stop->exit_status;
     } else {
-        stop->reason = rs->signal == 5 ? TGT_STOP_TRAP
+        stop->reason = rs->signal == 5   ? TGT_STOP_TRAP
                        : rs->signal == 2 ? TGT_STOP_INTERRUPTED
                                          : TGT_STOP_SIGNAL;
         /* QEMU makes the stopping vCPU current for g/m after a stop. */
@@ -703,6 +726,7 @@ static const struct tgt_ops gdb_ops = {
     .mem_read = gdb_mem_read,
     .mem_write = gdb_mem_write,
     .breakpoint = gdb_breakpoint,
+    .breakpoints = gdb_breakpoints,
     .resume = gdb_resume,
     .step = gdb_step,
     .interrupt = gdb_interrupt,

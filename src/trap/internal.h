@@ -6,28 +6,69 @@
 #include "util.h"
 #include "x86.h"
 
-#define TRAP_MAX_VCPUS 64
+#define TRAP_MAX_VCPUS   64
 #define TRAP_MAX_SYSRETS 8
+#define TRAP_MAX_ENTRIES 64  /* distinct IDT handler entries (Linux 6.1: ~35) */
+#define TRAP_MAX_PATCHES 128 /* user code descriptors marked not-present, all vCPUs */
+#define TRAP_MAX_HELD    16  /* threads held by a short-circuited !mode u */
+#define TRAP_IDT_BYTES   (256 * 16)
 
 /* How a hit's instruction completes. */
 enum completion {
-    COMPLETE_EMULATE,  /* registers computed from learned MSR values */
-    COMPLETE_STEP,     /* run for real under a single-step (learning, compat) */
-    COMPLETE_SKIP,     /* short-circuit: past the instruction, nothing else */
+    COMPLETE_EMULATE, /* registers computed from learned MSR values */
+    COMPLETE_STEP,    /* run for real under a single-step (learning, compat) */
+    COMPLETE_SKIP,    /* short-circuit: past the instruction, nothing else */
+};
+
+/* How a genuine exception or interrupt continues past the handler's
+ * breakpoint: its first instruction emulated when simple, else stepped. */
+enum passthrough { PASS_CLAC, PASS_NOP3, PASS_ENDBR, PASS_STEP };
+
+/* Where a !mode hit comes from, which decides how it completes. */
+enum mode_kind {
+    MODE_ENTRY,   /* at an IDT handler entered from user mode: pass the handler on */
+    MODE_ARRIVED, /* after an emulated SYSCALL: already in kernel mode */
+    MODE_RETURN,  /* after an emulated SYSRET/IRET: short-circuit holds the thread */
 };
 
 struct pending_hit {
     bool active;
-    enum ev_stage phase;        /* the stage to run next */
+    enum ev_stage phase; /* the stage to run next */
+    bool mode_after;     /* a !mode transition follows this SYSCALL/SYSRET */
+    bool skipped;        /* the pre stage short-circuited the instruction */
+    enum mode_kind mode_kind;
+    enum passthrough pass; /* MODE_ENTRY: how the handler continues */
     struct ev_hit hit;
-    struct tgt_regs guest;      /* what the vCPU holds now */
+    struct tgt_regs guest; /* what the vCPU holds now */
     unsigned insn_len;
-    bool compat;                /* a 32-bit process's SYSCALL */
+    bool compat; /* a 32-bit process's SYSCALL */
     enum ev_stage broke_stage;
 };
 
-/* How a genuine #UD continues past the handler's breakpoint. */
-enum passthrough { PASS_CLAC, PASS_NOP3, PASS_STEP };
+/* One IDT-entry trap: a breakpoint where the handler of a vector starts
+ * (Linux's per-vector interrupt stubs `push $vector; jmp common` are
+ * followed to the common code, so ~35 breakpoints cover 256 vectors). */
+struct entry_trap {
+    uint64_t addr;
+    unsigned frame_off; /* bytes above RSP before the hardware frame */
+    enum passthrough pass;
+};
+
+/* A user code descriptor's access byte, marked not-present for the IRET
+ * trap and written back exactly on teardown. */
+struct gdt_patch {
+    int vcpu;
+    uint64_t addr; /* the access byte */
+    uint16_t selector;
+    uint8_t orig;
+};
+
+/* A thread held by a short-circuited return to user mode: it runs the OS's
+ * yield syscall in a loop; its registers come back when it is let go. */
+struct held_thread {
+    uint64_t tid;
+    uint64_t rip, rax, rcx, r11;
+};
 
 struct trap {
     struct tgt *t;
@@ -51,30 +92,60 @@ struct trap {
     uint64_t sysret_addr[TRAP_MAX_SYSRETS];
     int nsysret;
     bool sysret_scanned;
-    bool sysret_from_lstar;     /* swept from the real LSTAR (else: a guess) */
+    bool sysret_from_lstar; /* swept from the real LSTAR (else: a guess) */
     struct trap_os os;
-    bool kernel_ready;          /* latched: the kernel's IDT and SYSCALL are final */
+    bool kernel_ready; /* latched: the kernel's IDT and SYSCALL are final */
 
     /* what is armed */
-    uint64_t sce_cleared;       /* vCPUs whose EFER.SCE vmdbg cleared */
+    uint64_t sce_cleared; /* vCPUs whose EFER.SCE vmdbg cleared */
     bool ud_bp;
     bool sysret_bps;
-    bool waiting;               /* something waits for the kernel */
-    bool reset_bp;              /* reset.c: the reset-vector breakpoint is in */
+    bool waiting;  /* something waits for the kernel */
+    bool reset_bp; /* reset.c: the reset-vector breakpoint is in */
     enum ev_variant syscall_variant, sysret_variant;
 
     /* speculative reads: last frame address and RIP per vCPU */
     uint64_t spec_frame[TRAP_MAX_VCPUS], spec_rip[TRAP_MAX_VCPUS];
     bool last_was_syscall[TRAP_MAX_VCPUS];
 
+    /* !mode (mode.c) */
+    bool mode_known;
+    uint64_t idt_base;
+    size_t idt_len;
+    bool idt_seen;
+    uint8_t idt_copy[TRAP_IDT_BYTES]; /* as the entry traps were found in it */
+    uint64_t np_handler;
+    enum passthrough np_pass;
+    struct entry_trap entries[TRAP_MAX_ENTRIES];
+    int nentries;
+    struct gdt_patch patches[TRAP_MAX_PATCHES];
+    int npatches;
+    bool iret_armed; /* descriptors patched, #NP breakpoint in */
+    bool entry_bps;
+    uint64_t mode_user; /* vCPUs where a watched process runs in user mode */
+    struct held_thread held[TRAP_MAX_HELD];
+    int nheld;
+    bool warned_hold;
+
+    uint64_t sc_cores; /* vCPUs the !syscall events want SCE cleared on */
+    int hit_vcpu;      /* its SCE is written with the hit's continue, -1 */
+
     struct pending_hit p;
     struct trap_stats st;
     bool warned_compat;
 };
 
+static inline uint64_t trap_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
 /* trap.c */
-int trap_write_regs(struct trap *tr, int vcpu, const struct tgt_regs *want,
-                    struct tgt_regs *have, bool resume);
+int trap_write_regs(struct trap *tr, int vcpu, const struct tgt_regs *want, struct tgt_regs *have,
+                    bool resume);
 int trap_run_hit(struct trap *tr, enum trap_verdict *verdict);
 int trap_step_for_real(struct trap *tr, int vcpu, struct tgt_regs *after);
 /* Run the pending hit's instruction for real from the registers want, with
@@ -82,6 +153,21 @@ int trap_step_for_real(struct trap *tr, int vcpu, struct tgt_regs *after);
  * as vmdbg keeps it on this vCPU. */
 int trap_run_insn_for_real(struct trap *tr, const struct tgt_regs *want, struct tgt_regs *after);
 int trap_set_sce(struct trap *tr, int vcpu, struct tgt_regs *regs, bool on);
+/* Sync the mechanisms, then write want (EFER.SCE of this vCPU folded in)
+ * and continue, in one round trip. */
+int trap_finish(struct trap *tr, int vcpu, struct tgt_regs *want, struct tgt_regs *have);
+/* What the handler's first bytes (4) say about passing it on. */
+enum passthrough trap_pass_kind(const uint8_t *first);
+/* Past the first instruction of a handler: emulated, or stepped (then
+ * *regs is the state after the step). */
+int trap_pass_insn(struct trap *tr, int vcpu, struct tgt_regs *regs, enum passthrough pass);
+/* Let a genuine exception or interrupt go to the guest. */
+int trap_pass_handler(struct trap *tr, int vcpu, const struct tgt_regs *regs,
+                      enum passthrough pass);
+/* The hardware frame at addr: from the read made with the registers when
+ * it was there, else read now. */
+int trap_read_frame(struct trap *tr, int vcpu, uint64_t addr, const struct tgt_mem_req *spec,
+                    struct x86_iret_frame *f);
 
 /* syscall.c */
 /* 0 once the guest kernel is up (latched; see struct trap_os), else
@@ -92,7 +178,6 @@ int sc_arm_vcpus(struct trap *tr, uint64_t want);
 int sc_on_ud(struct trap *tr, int vcpu, const struct tgt_regs *regs, struct tgt_mem_req *spec,
              enum trap_verdict *verdict);
 int sc_complete(struct trap *tr, enum completion how);
-int sc_passthrough(struct trap *tr, int vcpu, const struct tgt_regs *regs);
 
 /* sysret.c */
 int sr_arm(struct trap *tr, bool on);
@@ -111,5 +196,27 @@ bool trap_stop_is_reset(const struct trap *tr, const struct tgt_regs *regs);
 /* Remove the old kernel's hooks, forget it, and resume: the events wait
  * for the new kernel (trap_waiting) as at a first boot. */
 int trap_on_reset(struct trap *tr, enum trap_verdict *verdict);
+
+/* mode.c */
+/* Find the #NP handler, the IDT entries and the user code descriptors. */
+int md_prepare(struct trap *tr);
+/* The IRET trap while on; the entry traps while on and a watched process
+ * runs in user mode. Exact restoration when off. */
+int md_arm(struct trap *tr, bool on);
+const struct entry_trap *md_entry_at(const struct trap *tr, uint64_t rip);
+int md_on_np(struct trap *tr, int vcpu, const struct tgt_regs *regs, enum trap_verdict *verdict);
+int md_on_entry(struct trap *tr, int vcpu, const struct tgt_regs *regs,
+                const struct entry_trap *entry, const struct tgt_mem_req *spec,
+                enum trap_verdict *verdict);
+/* A user->kernel entry at a handler (pass: how the handler continues). */
+int md_user_entry(struct trap *tr, int vcpu, const struct tgt_regs *regs, enum passthrough pass,
+                  enum trap_verdict *verdict);
+/* After an emulated SYSCALL or SYSRET: make the pending hit the !mode
+ * transition; false when no watched process is involved. */
+bool md_chain(struct trap *tr);
+int md_complete(struct trap *tr, enum completion how);
+/* After a reset: the breakpoints out, the rest forgotten (the CPU reset
+ * rebuilt the GDTs: nothing to give back there; held threads are gone). */
+int md_forget(struct trap *tr);
 
 #endif

@@ -37,6 +37,8 @@ int trap_on_reset(struct trap *tr, enum trap_verdict *verdict)
         rc = tgt_breakpoint(tr->t, TGT_BP_SW, tr->ud_handler, 1, false);
     for (int i = 0; !rc && tr->sysret_bps && i < tr->nsysret; i++)
         rc = tgt_breakpoint(tr->t, TGT_BP_SW, tr->sysret_addr[i], 1, false);
+    if (!rc)
+        rc = md_forget(tr);
     if (!rc) /* out, or the guest could not leave the reset vector */
         rc = trap_reset_bp(tr, false);
     if (rc)

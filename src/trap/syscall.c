@@ -13,14 +13,6 @@
  * are harmless for one SYSCALL instruction at CPL3. */
 #define LEARN_PROBE_FLAGS 0x247ed5ull
 
-static uint64_t le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
 /* Is the guest kernel up: its final IDT in place, SYSCALL set up? The OS
  * profile knows; without one, a vCPU seen in user mode proves it. */
 int trap_kernel_ready(struct trap *tr)
@@ -73,14 +65,10 @@ int sc_prepare(struct trap *tr)
     x86_decode_gate(raw, &gate);
     if (!gate.present || !x86_is_kernel_half(gate.offset))
         return -VMDBG_ESTATE;
-    uint8_t first[3];
+    uint8_t first[4];
     if (tgt_mem_read(tr->t, 0, gate.offset, first, sizeof(first), false))
         return -VMDBG_ESTATE;
-    static const uint8_t clac[3] = {0x0f, 0x01, 0xca}, nop3[3] = {0x0f, 0x1f, 0x00},
-                         nops[3] = {0x90, 0x90, 0x90};
-    tr->ud_pass = !memcmp(first, clac, 3)                                ? PASS_CLAC
-                  : !memcmp(first, nop3, 3) || !memcmp(first, nops, 3) ? PASS_NOP3
-                                                                         : PASS_STEP;
+    tr->ud_pass = trap_pass_kind(first);
     tr->ud_handler = gate.offset;
     tr->ud_known = true;
     return 0;
@@ -93,7 +81,7 @@ int sc_arm_vcpus(struct trap *tr, uint64_t want)
     for (int v = 0; v < tr->nvcpus; v++) {
         uint64_t bit = 1ull << v;
         bool wanted = want & bit, cleared = tr->sce_cleared & bit;
-        if (wanted == cleared)
+        if (wanted == cleared || v == tr->hit_vcpu) /* that one goes with the continue */
             continue;
         struct tgt_regs regs;
         int rc = tgt_regs_read(tr->t, v, &regs);
@@ -120,10 +108,10 @@ static bool is_long_cs(struct trap *tr, int vcpu, uint64_t selector)
         return tr->long_cs >> idx & 1;
     uint8_t raw[8];
     bool is_long = false;
-    if (!(selector & 4) && tgt_mem_read(tr->t, vcpu, tr->gdt_base[vcpu] + idx * 8ull, raw, 8,
-                                        false) == 0) {
+    if (!(selector & 4) &&
+        tgt_mem_read(tr->t, vcpu, tr->gdt_base[vcpu] + idx * 8ull, raw, 8, false) == 0) {
         struct x86_segdesc d;
-        x86_decode_segdesc(le64(raw), &d);
+        x86_decode_segdesc(trap_le64(raw), &d);
         is_long = d.long_mode;
     }
     if (idx < 64) {
@@ -133,40 +121,18 @@ static bool is_long_cs(struct trap *tr, int vcpu, uint64_t selector)
     return is_long;
 }
 
-int sc_passthrough(struct trap *tr, int vcpu, const struct tgt_regs *regs)
+/* A genuine #UD: the guest's handler runs. From user mode it is also a
+ * !mode transition. */
+static int pass_ud(struct trap *tr, int vcpu, const struct tgt_regs *regs, bool from_user,
+                   enum trap_verdict *verdict)
 {
     tr->st.passed++;
-    if (tr->ud_pass == PASS_STEP) {
-        struct tgt_regs after;
-        int rc = trap_step_for_real(tr, vcpu, &after);
-        return rc ? rc : tgt_resume(tr->t);
-    }
-    struct tgt_regs want = *regs, have = *regs;
-    want.v[TGT_RIP] += 3;
-    if (tr->ud_pass == PASS_CLAC)
-        want.v[TGT_RFLAGS] &= ~X86_RFLAGS_AC;
-    return trap_write_regs(tr, vcpu, &want, &have, true);
+    if (from_user && tr->iret_armed)
+        return md_user_entry(tr, vcpu, regs, tr->ud_pass, verdict);
+    return trap_pass_handler(tr, vcpu, regs, tr->ud_pass);
 }
 
-/* The frame and the instruction bytes: from the speculative reads when
- * they were at the right addresses, else read now. */
-static int read_frame(struct trap *tr, int vcpu, uint64_t rsp, const struct tgt_mem_req *spec,
-                      struct x86_iret_frame *f)
-{
-    uint8_t raw[40];
-    const uint8_t *src = raw;
-    if (spec[0].status == 0 && spec[0].addr == rsp)
-        src = spec[0].buf;
-    else if (tgt_mem_read(tr->t, vcpu, rsp, raw, sizeof(raw), false))
-        return -VMDBG_EFAULT;
-    tr->spec_frame[vcpu] = rsp;
-    *f = (struct x86_iret_frame){le64(src), le64(src + 8), le64(src + 16), le64(src + 24),
-                                 le64(src + 32)};
-    return 0;
-}
-
-static bool insn_is_syscall(struct trap *tr, int vcpu, uint64_t rip,
-                            const struct tgt_mem_req *spec)
+static bool insn_is_syscall(struct trap *tr, int vcpu, uint64_t rip, const struct tgt_mem_req *spec)
 {
     uint8_t raw[2];
     const uint8_t *b = raw;
@@ -183,20 +149,23 @@ int sc_on_ud(struct trap *tr, int vcpu, const struct tgt_regs *regs, struct tgt_
 {
     struct x86_iret_frame f = {0};
     *verdict = TRAP_RESUMED;
-    if (read_frame(tr, vcpu, regs->v[TGT_RSP], spec, &f) || (f.cs & 3) != 3 ||
-        !(tr->sce_cleared & (1ull << vcpu)))
-        return sc_passthrough(tr, vcpu, regs);
+    if (trap_read_frame(tr, vcpu, regs->v[TGT_RSP], &spec[0], &f))
+        return pass_ud(tr, vcpu, regs, false, verdict);
+    bool from_user = (f.cs & 3) == 3;
+    if (!from_user || !(tr->sce_cleared & (1ull << vcpu)))
+        return pass_ud(tr, vcpu, regs, from_user, verdict);
     bool syscall = tr->syscall_variant == EV_VARIANT_ALL_UD
                        ? x86_is_user_half(f.rip)
                        : insn_is_syscall(tr, vcpu, f.rip, spec);
     if (!syscall)
-        return sc_passthrough(tr, vcpu, regs);
+        return pass_ud(tr, vcpu, regs, true, verdict);
 
     struct pending_hit *p = &tr->p;
     memset(p, 0, sizeof(*p));
     p->active = true;
     p->phase = EV_STAGE_PRE;
     p->insn_len = 2;
+    p->mode_after = tr->iret_armed;
     p->compat = !is_long_cs(tr, vcpu, f.cs);
     p->guest = *regs;
     struct tgt_regs pre = *regs; /* the user state at the SYSCALL instruction */
@@ -226,8 +195,8 @@ static int complete_by_step(struct trap *tr)
     if (learn) {
         tr->lstar = after.v[TGT_RIP];
         tr->kernel_cs = (uint16_t)after.v[TGT_CS];
-        tr->fmask = ((want.v[TGT_RFLAGS] & ~after.v[TGT_RFLAGS]) | X86_RFLAGS_TF |
-                     X86_RFLAGS_RF) & ~X86_RFLAGS_FIXED;
+        tr->fmask = ((want.v[TGT_RFLAGS] & ~after.v[TGT_RFLAGS]) | X86_RFLAGS_TF | X86_RFLAGS_RF) &
+                    ~X86_RFLAGS_FIXED;
         tr->syscall_learned = true;
         after.v[TGT_R11] = p->hit.regs.v[TGT_RFLAGS] & ~X86_RFLAGS_RF; /* undo the probe */
         rc = sr_lstar_learned(tr);

@@ -175,8 +175,7 @@ static bool still_sysretq(struct trap *tr, int vcpu, uint64_t rip, const struct 
     uint8_t b[3];
     if (pre && pre->addr == rip && pre->status == 0)
         return !memcmp(pre->buf, sysretq_bytes, 3);
-    return tgt_mem_read(tr->t, vcpu, rip, b, sizeof(b), false) == 0 &&
-           !memcmp(b, sysretq_bytes, 3);
+    return tgt_mem_read(tr->t, vcpu, rip, b, sizeof(b), false) == 0 && !memcmp(b, sysretq_bytes, 3);
 }
 
 int sr_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs,
@@ -199,12 +198,13 @@ int sr_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs,
     p->guest = *regs;
     ev_hit_init(&p->hit, EV_SYSRET, vcpu, regs->v[TGT_RIP], regs);
     tr->st.sysrets++;
-    if (!ev_type_needed(tr->e, EV_SYSRET, NULL, NULL)) {
+    p->mode_after = tr->iret_armed;
+    if (!p->mode_after && !ev_type_needed(tr->e, EV_SYSRET, NULL, NULL)) {
         /* armed only because SCE is cleared (a real SYSRETQ would #UD onto
          * the user stack): complete it, no events to run */
         int rc = sr_complete(tr, COMPLETE_EMULATE);
         p->active = false;
-        return rc ? rc : trap_write_regs(tr, vcpu, &p->hit.regs, &p->guest, true);
+        return rc ? rc : trap_finish(tr, vcpu, &p->hit.regs, &p->guest);
     }
     return trap_run_hit(tr, verdict);
 }

@@ -18,6 +18,7 @@ int trap_new(struct tgt *t, struct ev_engine *e, FILE *out, struct trap **trp)
     tr->out = out ? out : stdout;
     int n = tgt_vcpu_count(t);
     tr->nvcpus = n > 0 ? (n > TRAP_MAX_VCPUS ? TRAP_MAX_VCPUS : n) : 1;
+    tr->hit_vcpu = -1;
     *trp = tr;
     return 0;
 }
@@ -27,7 +28,10 @@ void trap_free(struct trap *tr)
     if (!tr)
         return;
     if (!tr->t->exited && !tr->t->running) {
-        /* Leave the guest as it was: SCE back on, breakpoints out. */
+        /* Leave the guest as it was: SCE back on, GDT bytes and
+         * breakpoints out. */
+        tr->mode_user = 0;
+        md_arm(tr, false);
         sc_arm_vcpus(tr, 0);
         if (tr->ud_bp && tgt_breakpoint(tr->t, TGT_BP_SW, tr->ud_handler, 1, false) == 0)
             tr->ud_bp = false;
@@ -40,18 +44,17 @@ void trap_free(struct trap *tr)
 /* Registers the trap layer may write, in the order they must be written:
  * CS before SS (the stub takes CPL from the SS descriptor it loads). */
 static const enum tgt_reg writable[] = {
-    TGT_RAX, TGT_RBX, TGT_RCX, TGT_RDX, TGT_RSI, TGT_RDI, TGT_RBP, TGT_RSP,
-    TGT_R8,  TGT_R9,  TGT_R10, TGT_R11, TGT_R12, TGT_R13, TGT_R14, TGT_R15,
-    TGT_RFLAGS, TGT_CS, TGT_SS, TGT_DS, TGT_ES, TGT_FS, TGT_GS,
-    TGT_FS_BASE, TGT_GS_BASE, TGT_K_GS_BASE, TGT_CR0, TGT_CR2, TGT_CR3, TGT_CR4, TGT_CR8,
-    TGT_EFER, TGT_RIP,
+    TGT_RAX, TGT_RBX, TGT_RCX, TGT_RDX, TGT_RSI,  TGT_RDI,     TGT_RBP,     TGT_RSP,       TGT_R8,
+    TGT_R9,  TGT_R10, TGT_R11, TGT_R12, TGT_R13,  TGT_R14,     TGT_R15,     TGT_RFLAGS,    TGT_CS,
+    TGT_SS,  TGT_DS,  TGT_ES,  TGT_FS,  TGT_GS,   TGT_FS_BASE, TGT_GS_BASE, TGT_K_GS_BASE, TGT_CR0,
+    TGT_CR2, TGT_CR3, TGT_CR4, TGT_CR8, TGT_EFER, TGT_RIP,
 };
 
 /* Write every register where want differs from have (the vCPU's current
  * values), then continue if asked, all in one round trip; have becomes
  * want. */
-int trap_write_regs(struct trap *tr, int vcpu, const struct tgt_regs *want,
-                    struct tgt_regs *have, bool resume)
+int trap_write_regs(struct trap *tr, int vcpu, const struct tgt_regs *want, struct tgt_regs *have,
+                    bool resume)
 {
     struct tgt_reg_write w[ARRAY_LEN(writable)];
     size_t n = 0;
@@ -89,6 +92,96 @@ int trap_step_for_real(struct trap *tr, int vcpu, struct tgt_regs *after)
     if (stop.reason == TGT_STOP_EXITED)
         return err_set(VMDBG_EEXITED, "the guest exited during a single-step");
     return tgt_regs_read(tr->t, vcpu, after);
+}
+
+/* EFER.SCE of the hit's vCPU as the events want it, written with the
+ * continue instead of in a round trip of its own. */
+static void fold_sce(struct trap *tr, int vcpu, struct tgt_regs *want)
+{
+    uint64_t bit = 1ull << vcpu;
+    bool clear = (tr->sc_cores | tr->mode_user) & bit, cleared = tr->sce_cleared & bit;
+    if (clear == cleared || !(want->valid & (1ull << TGT_EFER)))
+        return;
+    if (clear && !(want->v[TGT_EFER] & X86_EFER_SCE))
+        return; /* the kernel has not enabled SYSCALL on this vCPU yet */
+    want->v[TGT_EFER] ^= X86_EFER_SCE;
+    tr->sce_cleared ^= bit;
+}
+
+int trap_finish(struct trap *tr, int vcpu, struct tgt_regs *want, struct tgt_regs *have)
+{
+    tr->hit_vcpu = vcpu;
+    int rc = trap_sync(tr);
+    tr->hit_vcpu = -1;
+    if (rc)
+        return rc;
+    fold_sce(tr, vcpu, want);
+    return trap_write_regs(tr, vcpu, want, have, true);
+}
+
+enum passthrough trap_pass_kind(const uint8_t *first)
+{
+    static const struct {
+        uint8_t bytes[4];
+        size_t len;
+        enum passthrough pass;
+    } simple[] = {
+        {{0x0f, 0x01, 0xca}, 3, PASS_CLAC},
+        {{0x0f, 0x1f, 0x00}, 3, PASS_NOP3},
+        {{0x90, 0x90, 0x90}, 3, PASS_NOP3},
+        {{0xf3, 0x0f, 0x1e, 0xfa}, 4, PASS_ENDBR},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(simple); i++)
+        if (!memcmp(first, simple[i].bytes, simple[i].len))
+            return simple[i].pass;
+    return PASS_STEP;
+}
+
+int trap_pass_insn(struct trap *tr, int vcpu, struct tgt_regs *regs, enum passthrough pass)
+{
+    switch (pass) {
+    case PASS_CLAC:
+        regs->v[TGT_RFLAGS] &= ~X86_RFLAGS_AC;
+        regs->v[TGT_RIP] += 3;
+        return 0;
+    case PASS_NOP3:
+        regs->v[TGT_RIP] += 3;
+        return 0;
+    case PASS_ENDBR:
+        regs->v[TGT_RIP] += 4;
+        return 0;
+    case PASS_STEP:
+        break;
+    }
+    struct tgt_regs have;
+    int rc = tgt_regs_read(tr->t, vcpu, &have);
+    if (!rc)
+        rc = trap_write_regs(tr, vcpu, regs, &have, false);
+    return rc ? rc : trap_step_for_real(tr, vcpu, regs);
+}
+
+int trap_pass_handler(struct trap *tr, int vcpu, const struct tgt_regs *regs, enum passthrough pass)
+{
+    struct tgt_regs want = *regs, have = *regs;
+    int rc = trap_pass_insn(tr, vcpu, &want, pass);
+    if (!rc && pass == PASS_STEP)
+        have = want;
+    return rc ? rc : trap_finish(tr, vcpu, &want, &have);
+}
+
+int trap_read_frame(struct trap *tr, int vcpu, uint64_t addr, const struct tgt_mem_req *spec,
+                    struct x86_iret_frame *f)
+{
+    uint8_t raw[40];
+    const uint8_t *src = raw;
+    if (spec && spec->status == 0 && spec->addr == addr && spec->len >= sizeof(raw))
+        src = spec->buf;
+    else if (tgt_mem_read(tr->t, vcpu, addr, raw, sizeof(raw), false))
+        return -VMDBG_EFAULT;
+    tr->spec_frame[vcpu] = addr;
+    *f = (struct x86_iret_frame){trap_le64(src), trap_le64(src + 8), trap_le64(src + 16),
+                                 trap_le64(src + 24), trap_le64(src + 32)};
+    return 0;
 }
 
 void trap_set_os(struct trap *tr, const struct trap_os *os)
@@ -137,12 +230,17 @@ static int sync_mechanisms(struct trap *tr)
     tr->syscall_variant = variant;
     bool need_sr = ev_type_needed(tr->e, EV_SYSRET, NULL, &variant);
     tr->sysret_variant = variant;
+    /* held threads need the traps that will let them go */
+    bool need_mode = ev_type_needed(tr->e, EV_MODE, NULL, NULL) || tr->nheld > 0;
+    if (!need_mode)
+        tr->mode_user = 0;
+    tr->sc_cores = need_sc ? sc_cores : 0;
     tr->waiting = false;
     int rc = 0;
-    if (need_sc) {
+    if (need_sc || need_mode) {
         /* With SCE clear every SYSRETQ would fault onto the user stack, so
          * the SYSRETQ breakpoints go in first, events or not. */
-        rc = sc_prepare(tr);
+        rc = need_mode ? md_prepare(tr) : sc_prepare(tr);
         if (rc == -VMDBG_ESTATE) { /* the kernel has not set up SYSCALL yet */
             tr->waiting = true;
             return 0;
@@ -154,16 +252,20 @@ static int sync_mechanisms(struct trap *tr)
             tr->ud_bp = rc == 0;
         }
         if (!rc)
-            rc = sc_arm_vcpus(tr, sc_cores);
+            rc = md_arm(tr, need_mode);
+        if (!rc)
+            rc = sc_arm_vcpus(tr, tr->sc_cores | tr->mode_user);
         return rc;
     }
-    rc = sc_arm_vcpus(tr, 0);
+    rc = md_arm(tr, false);
+    if (!rc)
+        rc = sc_arm_vcpus(tr, 0);
     if (!rc && tr->ud_bp) {
         rc = tgt_breakpoint(tr->t, TGT_BP_SW, tr->ud_handler, 1, false);
         tr->ud_bp = rc != 0;
     }
     if (!rc)
-        tr->ud_known = false; /* read the IDT afresh when arming again */
+        tr->ud_known = tr->mode_known = false; /* read the IDT afresh when arming again */
     if (!rc && need_sr) {
         rc = trap_kernel_ready(tr); /* latched: costs nothing once the kernel is up */
         if (rc == -VMDBG_ESTATE) {
@@ -181,40 +283,59 @@ bool trap_waiting(const struct trap *tr)
 
 /* Run the pending hit from its current phase: pre stage, completion of the
  * instruction, post stage, write-back and continue. Stops at a break. */
+static int complete(struct trap *tr, enum completion how)
+{
+    switch (tr->p.hit.type) {
+    case EV_SYSCALL:
+        return sc_complete(tr, how);
+    case EV_SYSRET:
+        return sr_complete(tr, how);
+    case EV_MODE:
+        return md_complete(tr, how);
+    }
+    return err_set(VMDBG_EINVAL, "no trap completes events of type %d", tr->p.hit.type);
+}
+
+/* The prompt shows the architectural state at the event. */
+static int stop_at_break(struct trap *tr, enum ev_stage stage, enum trap_verdict *verdict)
+{
+    tr->p.broke_stage = stage;
+    *verdict = TRAP_BREAK;
+    return trap_write_regs(tr, tr->p.hit.vcpu, &tr->p.hit.regs, &tr->p.guest, false);
+}
+
+/* Run the pending hit from its current phase: pre stage, completion of the
+ * instruction, post stage, then the !mode transition it made if any, and
+ * write-back with the continue. Stops at a break. */
 int trap_run_hit(struct trap *tr, enum trap_verdict *verdict)
 {
     struct pending_hit *p = &tr->p;
     int vcpu = p->hit.vcpu;
-    int rc = 0;
-    if (p->phase == EV_STAGE_PRE) {
-        if (ev_dispatch(tr->e, &p->hit, EV_STAGE_PRE) == EV_BREAK) {
-            p->broke_stage = EV_STAGE_PRE;
-            /* The prompt shows the architectural state at the event. */
-            rc = trap_write_regs(tr, vcpu, &p->hit.regs, &p->guest, false);
-            *verdict = TRAP_BREAK;
-            return rc;
+    for (;;) {
+        if (p->phase == EV_STAGE_PRE) {
+            if (ev_dispatch(tr->e, &p->hit, EV_STAGE_PRE) == EV_BREAK)
+                return stop_at_break(tr, EV_STAGE_PRE, verdict);
+            enum completion how = p->hit.short_circuit ? COMPLETE_SKIP : COMPLETE_EMULATE;
+            int rc = complete(tr, how);
+            if (rc) {
+                p->active = false;
+                return rc;
+            }
+            p->skipped = how == COMPLETE_SKIP;
+            p->phase = EV_STAGE_POST;
+            p->hit.dirty = 0;
         }
-        enum completion how = p->hit.short_circuit ? COMPLETE_SKIP : COMPLETE_EMULATE;
-        rc = p->hit.type == EV_SYSCALL ? sc_complete(tr, how) : sr_complete(tr, how);
-        if (rc) {
-            p->active = false;
-            return rc;
-        }
-        p->phase = EV_STAGE_POST;
-        p->hit.dirty = 0;
-    }
-    if (p->hit.post_required && ev_dispatch(tr->e, &p->hit, EV_STAGE_POST) == EV_BREAK) {
-        p->broke_stage = EV_STAGE_POST;
-        rc = trap_write_regs(tr, vcpu, &p->hit.regs, &p->guest, false);
-        *verdict = TRAP_BREAK;
-        return rc;
+        if (p->hit.post_required && ev_dispatch(tr->e, &p->hit, EV_STAGE_POST) == EV_BREAK)
+            return stop_at_break(tr, EV_STAGE_POST, verdict);
+        bool transition = p->mode_after && !p->skipped;
+        p->mode_after = false;
+        if (!transition || !md_chain(tr))
+            break;
     }
     p->active = false;
-    rc = trap_sync(tr); /* scripts may have enabled, disabled or cleared events */
-    if (!rc)
-        rc = trap_write_regs(tr, vcpu, &p->hit.regs, &p->guest, true);
     *verdict = TRAP_RESUMED;
-    return rc;
+    /* scripts may have enabled, disabled or cleared events: sync first */
+    return trap_finish(tr, vcpu, &p->hit.regs, &p->guest);
 }
 
 int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict *verdict)
@@ -224,13 +345,15 @@ int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict
      * fires (the stub reports the interrupt): that is the hit too, or
      * disarming at this stop would hand the guest the #UD of a SYSCALL. */
     bool maybe_hook = stop->reason == TGT_STOP_TRAP || stop->reason == TGT_STOP_INTERRUPTED;
-    if (!maybe_hook || (!tr->ud_bp && !tr->sysret_bps && !tr->reset_bp))
+    if (!maybe_hook ||
+        (!tr->ud_bp && !tr->sysret_bps && !tr->reset_bp && !tr->iret_armed && !tr->entry_bps))
         return 0;
     uint64_t t0 = now_ns();
     int vcpu = stop->vcpu >= 0 && stop->vcpu < tr->nvcpus ? stop->vcpu : 0;
     /* One round trip: all registers, plus the #UD frame and the
      * instruction where the last hit on this vCPU had them. */
     uint8_t frame[40], insn[2], sysret[3];
+    const struct entry_trap *entry;
     struct tgt_mem_req spec[3 + TRAP_OS_PREFETCH_MAX] = {
         {.addr = tr->spec_frame[vcpu], .len = sizeof(frame), .buf = frame},
         {.addr = tr->spec_rip[vcpu], .len = sizeof(insn), .buf = insn},
@@ -239,15 +362,15 @@ int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict
      * followed by its SYSRET and the other way round) and read what that
      * kind needs in the same round trip; a wrong guess costs one more. */
     bool expect_sysret = tr->sysret_bps && tr->last_was_syscall[vcpu];
-    size_t nspec = tr->ud_bp && tr->spec_frame[vcpu] && !expect_sysret ? 2 : 0;
+    size_t nspec = (tr->ud_bp || tr->entry_bps) && tr->spec_frame[vcpu] && !expect_sysret ? 2 : 0;
     if (nspec == 0)
         spec[0].status = spec[1].status = -VMDBG_EFAULT;
     /* !sysret re-checks the SYSRETQ bytes: read them now too */
     struct tgt_mem_req *sysret_req = NULL;
     if (expect_sysret && tr->sysret_variant == EV_VARIANT_SAFE && tr->nsysret == 1) {
         sysret_req = &spec[nspec];
-        spec[nspec++] = (struct tgt_mem_req){
-            .addr = tr->sysret_addr[0], .len = sizeof(sysret), .buf = sysret};
+        spec[nspec++] =
+            (struct tgt_mem_req){.addr = tr->sysret_addr[0], .len = sizeof(sysret), .buf = sysret};
     }
     struct tgt_mem_req *os_reqs = NULL;
     size_t nos = tr->os.prefetch ? tr->os.prefetch(tr->os.ctx, vcpu, &os_reqs) : 0;
@@ -268,6 +391,10 @@ int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict
         rc = sc_on_ud(tr, vcpu, &regs, spec, verdict);
     else if (tr->sysret_bps && sr_is_sysret(tr, rip))
         rc = sr_on_hit(tr, vcpu, &regs, sysret_req, verdict);
+    else if (tr->iret_armed && rip == tr->np_handler)
+        rc = md_on_np(tr, vcpu, &regs, verdict);
+    else if (tr->entry_bps && (entry = md_entry_at(tr, rip)) != NULL)
+        rc = md_on_entry(tr, vcpu, &regs, entry, nspec ? &spec[0] : NULL, verdict);
     else
         return 0;
     tr->st.stops++;
@@ -306,12 +433,26 @@ int trap_continue(struct trap *tr, enum trap_verdict *verdict)
 void trap_describe(const struct trap *tr, FILE *out)
 {
     if (tr->ud_bp)
-        fprintf(out, "syscall hook: armed (EFER.SCE cleared on vCPUs %llx, #UD handler %016llx)%s\n",
+        fprintf(out,
+                "syscall hook: armed (EFER.SCE cleared on vCPUs %llx, #UD handler %016llx)%s\n",
                 (unsigned long long)tr->sce_cleared, (unsigned long long)tr->ud_handler,
                 tr->syscall_learned ? "" : ", learning LSTAR at the first SYSCALL");
     if (tr->sysret_bps)
         fprintf(out, "sysret hook: armed (%d SYSRETQ breakpoint%s)\n", tr->nsysret,
                 tr->nsysret == 1 ? "" : "s");
+    if (tr->iret_armed)
+        fprintf(out,
+                "iret trap: armed (%d user code descriptor%s not-present, #NP handler "
+                "%016llx)\n",
+                tr->npatches, tr->npatches == 1 ? "" : "s", (unsigned long long)tr->np_handler);
+    if (tr->iret_armed)
+        fprintf(out, "entry traps: %s (%d handler entries)\n",
+                tr->entry_bps ? "armed: a watched process runs in user mode"
+                              : "off until a watched process returns to user mode",
+                tr->nentries);
+    if (tr->nheld)
+        fprintf(out, "held: %d thread%s kept from user mode (short-circuited !mode u)\n", tr->nheld,
+                tr->nheld == 1 ? "" : "s");
     if (tr->waiting)
         fprintf(out, "waiting: the guest kernel has not set up its IDT and EFER.SCE yet; "
                      "events are armed when it has\n");

@@ -6,6 +6,10 @@
  *    6); a user #UD on `0f 05` is a SYSCALL and is emulated.
  *  - SYSRET: breakpoints on the kernel's SYSRETQ instructions, found by
  *    disassembling the syscall entry (LSTAR), emulated there.
+ *  - !mode adds the IRET trap (user code descriptors marked not-present in
+ *    each vCPU's GDT, a breakpoint on the #NP handler, IRETQ emulated) and
+ *    the IDT-entry traps (breakpoints on the handlers), these armed only
+ *    while a watched process runs in user mode.
  *
  * LSTAR, STAR and FMASK are not readable through QEMU's stub; they are
  * learned by letting the first trapped SYSCALL (and SYSRET) run for real
@@ -29,13 +33,16 @@ enum trap_verdict {
 };
 
 struct trap_stats {
-    uint64_t stops;          /* stops handled by a mechanism */
-    uint64_t syscalls;       /* SYSCALLs trapped */
-    uint64_t sysrets;        /* SYSRETs trapped */
-    uint64_t passed;         /* genuine #UDs passed to the guest */
-    uint64_t steps;          /* instructions run for real under a single-step */
-    uint64_t handler_ns;     /* time from stop to continue, summed */
-    uint64_t resets;         /* guest resets seen (hooks dropped, armed again) */
+    uint64_t stops;       /* stops handled by a mechanism */
+    uint64_t syscalls;    /* SYSCALLs trapped */
+    uint64_t sysrets;     /* SYSRETs trapped */
+    uint64_t passed;      /* genuine #UDs passed to the guest */
+    uint64_t irets;       /* IRETs to user mode trapped */
+    uint64_t entries;     /* IDT-entry trap hits */
+    uint64_t transitions; /* !mode transitions of watched processes */
+    uint64_t steps;       /* instructions run for real under a single-step */
+    uint64_t handler_ns;  /* time from stop to continue, summed */
+    uint64_t resets;      /* guest resets seen (hooks dropped, armed again) */
 };
 
 int trap_new(struct tgt *t, struct ev_engine *e, FILE *out, struct trap **trp);
@@ -60,6 +67,10 @@ struct trap_os {
      * returns how many (at most TRAP_OS_PREFETCH_MAX) and where they are;
      * their status and bytes are filled in place. */
     size_t (*prefetch)(void *ctx, int vcpu, struct tgt_mem_req **reqs);
+    /* A syscall number that only yields the CPU and takes no arguments
+     * (Linux: sched_yield, 24): a thread held by a short-circuited !mode u
+     * runs it in a loop. 0: holding is not possible. */
+    uint64_t hold_syscall;
 };
 void trap_set_os(struct trap *tr, const struct trap_os *os);
 
@@ -76,6 +87,10 @@ const struct ev_event *trap_break_event(const struct trap *tr, enum ev_stage *st
 /* Finish the hit that stopped at a break (the user typed g). */
 bool trap_hit_pending(const struct trap *tr);
 int trap_continue(struct trap *tr, enum trap_verdict *verdict);
+
+/* `preactivate mode`: find what !mode needs now (-VMDBG_ESTATE while the
+ * guest kernel is not up: it is done when it is). Arms nothing. */
+int trap_preactivate_mode(struct trap *tr);
 
 /* Is anything of vmdbg's in the guest (breakpoints, a cleared EFER.SCE
  * on the vCPUs in *sce_cleared)? What a lost stub leaves behind. */

@@ -14,6 +14,9 @@
 #include "target.h"
 #include "util.h"
 
+/* x86-64 syscall numbers vmdbg itself uses. */
+#define LNX_NR_SCHED_YIELD 24 /* holds a thread (short-circuited !mode u) */
+
 /* ---- System.map / kallsyms --------------------------------------------- */
 
 /* A kernel symbol table read from a System.map or a /proc/kallsyms file:
@@ -146,8 +149,7 @@ int lnx_current(struct lnx *l, struct tgt *t, int vcpu, const struct tgt_regs *r
 size_t lnx_current_prefetch(struct lnx *l, int vcpu, struct tgt_mem_req req[LNX_PREFETCH_MAX],
                             uint64_t slot[LNX_PREFETCH_MAX]);
 int lnx_current_prefetched(struct lnx *l, struct tgt *t, int vcpu, const struct tgt_regs *regs,
-                           const struct tgt_mem_req *req, size_t nreq,
-                           struct lnx_task_info *out);
+                           const struct tgt_mem_req *req, size_t nreq, struct lnx_task_info *out);
 
 /* Read one task's information from its task_struct address. */
 int lnx_task_read(struct lnx *l, struct tgt *t, int vcpu, uint64_t task, struct lnx_task_info *out);

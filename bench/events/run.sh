@@ -51,141 +51,21 @@ usage: run.sh --vmdbg PATH --bench-stub PATH [options]
 EOF
 }
 
+. "$(dirname "$0")/../lib.sh"
 while [ $# -gt 0 ]; do
     case $1 in
-    --vmdbg) vmdbg=$2; shift 2 ;;
-    --bench-stub) stub=$2; shift 2 ;;
-    --guest-dir) guest_dir=$2; shift 2 ;;
-    --n) n=$2; shift 2 ;;
-    --rounds) rounds=$2; shift 2 ;;
-    --reps) reps=$2; shift 2 ;;
     --no-gdb) with_gdb=0; shift ;;
-    --keep) keep=$2; shift 2 ;;
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; exit 2 ;;
+    *) common_option "$@" || { usage >&2; exit 2; }; shift "$shifted" ;;
     esac
 done
-
-case $n$rounds in '' | *[!0-9]*) usage >&2; exit 2 ;; esac
-if [ "$n" -lt 100 ] || [ "$rounds" -lt 1 ]; then
-    echo "$self: --n must be at least 100 and --rounds at least 1" >&2
-    exit 2
-fi
-if [ -z "$vmdbg" ] || [ ! -x "$vmdbg" ] || [ -z "$stub" ] || [ ! -x "$stub" ]; then
-    echo "$self: vmdbg or bench_stub not found (build them; pass --vmdbg and --bench-stub)" >&2
-    exit 77
-fi
-for f in bzImage initramfs.cpio System.map; do
-    if [ ! -r "$guest_dir/$f" ]; then
-        echo "$self: no $f in '$guest_dir': build the default guest (cmake --build <build> --target guest)" >&2
-        exit 77
-    fi
-done
-
-if [ -n "$keep" ]; then
-    mkdir -p "$keep" && work=$(cd "$keep" && pwd) || exit 1
-    rm -f "$work"/*.txt "$work"/*.fifo "$work"/*.sock
-else
-    work=$(mktemp -d "${TMPDIR:-/tmp}/vmdbg-bench-events.XXXXXX") || exit 1
-fi
-bg_pids=()
-cleanup() {
-    for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null; done
-    [ -n "$keep" ] || rm -rf "$work"
-    [ -z "${gdb_sock:-}" ] || rm -f "$gdb_sock"
-}
-trap cleanup EXIT
+check_counts
+require_inputs
+setup_work
+cleanup_extra() { [ -z "${gdb_sock:-}" ] || rm -f "$gdb_sock"; }
 
 # nokaslr: the gdb run needs entry_SYSCALL_64 at its System.map address, and
 # every run boots the same way.
 append='console=ttyS0 panic=-1 quiet nokaslr'
-failed=0
-
-note() { echo "$self: $*" >&2; }
-bad() {
-    note "FAIL: $*"
-    failed=1
-}
-calc() { awk "BEGIN { printf \"%.6g\", $1 }"; }
-# min X...: the smallest of the non-empty arguments (empty if none)
-min() {
-    local m= x
-    for x in "$@"; do
-        [ -n "$x" ] || continue
-        if [ -z "$m" ] || [ "$(calc "$x < $m")" = 1 ]; then m=$x; fi
-    done
-    echo "$m"
-}
-
-# ---- the console, stamped with the host clock ---------------------------------
-
-# stamp_start NAME: make $work/NAME.fifo; each line written to it lands in
-# $work/NAME.console.txt as "<epoch seconds.us> <line>".
-stamp_start() {
-    local fifo=$work/$1.fifo
-    rm -f "$fifo"
-    mkfifo "$fifo" || exit 1
-    (
-        while IFS= read -r line || [ -n "$line" ]; do
-            printf '%s %s\n' "$EPOCHREALTIME" "${line%$'\r'}"
-        done <"$fifo" >"$work/$1.console.txt"
-    ) &
-    stamp_pid=$!
-    bg_pids+=("$stamp_pid")
-}
-
-# stamp_finish: the writer has gone; wait for the reader to see the end (it
-# never opened the FIFO if the writer failed early: then stop it).
-stamp_finish() {
-    local i
-    for i in $(seq 30); do
-        kill -0 "$stamp_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill "$stamp_pid" 2>/dev/null
-    wait "$stamp_pid" 2>/dev/null
-}
-
-# mark FILE TAG: the host time of the first console line that contains TAG
-mark() {
-    awk -v tag="$2" 'index($0, tag) { print $1; exit }' "$1"
-}
-
-# ---- vmdbg runs -------------------------------------------------------------------
-
-# vmdbg_run NAME GUEST_RUN [COMMAND...]: one vmdbg batch run; console in
-# $work/NAME.console.txt (stamped), output in NAME.out.txt / NAME.err.txt.
-vmdbg_run() {
-    local name=$1 run=$2
-    shift 2
-    local args=() c rc=0
-    for c in "$@"; do args+=(-c "$c"); done
-    stamp_start "$name"
-    timeout "$run_timeout" "$vmdbg" --accel tcg --guest-dir "$guest_dir" --append "$append" \
-        --console "$work/$name.fifo" --guest-run "$run" "${args[@]}" </dev/null \
-        >"$work/$name.out.txt" 2>"$work/$name.err.txt" || rc=$?
-    stamp_finish
-    if [ "$rc" -ne 0 ]; then
-        bad "vmdbg run '$name' exited with $rc"
-        tail -n 5 "$work/$name.err.txt" >&2
-    fi
-    return "$rc"
-}
-
-# stats FILE K: the K-th `status` report of FILE as
-# "stops syscalls sysrets passed steps handler_us delivered" (empty if none)
-stats() {
-    grep '^event stops:' "$1" | sed -n "${2}p" | sed -E \
-        's/^event stops: ([0-9]+) \(syscalls ([0-9]+), sysrets ([0-9]+), #UD passed on ([0-9]+), real steps ([0-9]+)\), handler ([0-9.]+) us per stop, ([0-9]+) events delivered.*/\1 \2 \3 \4 \5 \6 \7/'
-}
-
-# sysloop_field FILE PID KEY: KEY=value of the sysloop line of process PID
-# (PID "any": the last sysloop line)
-sysloop_field() {
-    local re='^[0-9.]+ .*sysloop pid='
-    if [ "$2" = any ]; then re="${re}[0-9]+ "; else re="${re}$2 "; fi
-    grep -E "$re" "$1" | tail -n 1 | grep -Eo "(^| )$3=[^ ]+" | sed 's/.*=//'
-}
 
 # The timed workload: sysloop 0 twice (a warm-up, then the reference), then
 # sysloop N, with marks between them, then `times` (a shell builtin: no new
@@ -197,26 +77,8 @@ count_script='!syscall 6e script { .n = .n + 1; }'
 brk_marker='!syscall 64'
 wait_cmd='sleep 0n240000'
 
-# marks_of NAME: from NAME's console, the cost of one getppid in us
-# ((t(sysloop N) - t(sysloop 0)) / N) in t_call and sysloop N's time in s in
-# t_work; 1 if the marks or the workload's line are missing.
-marks_of() {
-    local f=$work/$1.console.txt t0 t1 t2
-    t_call= t_work=
-    t0=$(mark "$f" evbench-t0)
-    t1=$(mark "$f" evbench-t1)
-    t2=$(mark "$f" evbench-t2)
-    if [ -z "$t0" ] || [ -z "$t1" ] || [ -z "$t2" ]; then
-        bad "$1: the guest did not print its marks"
-        return 1
-    fi
-    if [ "$(sysloop_field "$f" any n)" != "$n" ] || [ "$(sysloop_field "$f" any err)" != 0 ]; then
-        bad "$1: sysloop $n did not finish cleanly"
-        return 1
-    fi
-    t_work=$(calc "$t2 - $t1")
-    t_call=$(calc "(($t2 - $t1) - ($t1 - $t0)) * 1e6 / $n")
-}
+# marks_of NAME: t_call and t_work of NAME's timed run (call_cost in bench/lib.sh)
+marks_of() { call_cost "$1" evbench "$n"; }
 
 # ---- the gdb run ---------------------------------------------------------------------
 
@@ -293,21 +155,6 @@ echo "$self: guest $guest_dir, n=$n, $rounds round(s), $("$qemu" --version | hea
 # Measured before and after the event runs; the smaller median counts (the one
 # least disturbed by other load on the machine), both are printed.
 
-# stub_run NAME: sets s_cycle and s_g (median us) from one bench_stub run
-stub_run() {
-    local src=0
-    echo "$self: bench_stub (the stop+continue cycle)" >&2
-    "$stub" --guest-dir "$guest_dir" --reps "$reps" >"$work/$1.out.txt" 2>"$work/$1.err.txt" ||
-        src=$?
-    [ "$src" -eq 77 ] && { note "bench_stub skipped (no guest)"; exit 77; }
-    s_cycle=$(sed -n 's/^metric=cycle median_us=\([0-9.]*\).*/\1/p' "$work/$1.out.txt")
-    s_g=$(sed -n 's/^metric=g_roundtrip median_us=\([0-9.]*\).*/\1/p' "$work/$1.out.txt")
-    if [ "$src" -ne 0 ] || [ -z "$s_cycle" ]; then
-        cat "$work/$1.err.txt" >&2
-        note "bench_stub failed ($src): no baseline"
-        exit 1
-    fi
-}
 stub_run stub1
 cycle1=$s_cycle g_rt=$s_g
 
@@ -425,19 +272,6 @@ cycle=$(min "$cycle1" "$cycle2")
 
 # ---- report ---------------------------------------------------------------------------------------
 
-# ratio X Y: X / Y, or empty
-ratio() {
-    if [ -n "$1" ] && [ -n "$2" ] && [ "$(calc "$2 != 0")" = 1 ]; then calc "$1 / $2"; fi
-}
-# fmt X FORMAT: X in FORMAT, or "n/a"
-fmt() {
-    if [ -n "$1" ]; then awk -v x="$1" -v f="$2" 'BEGIN { printf f, x }'; else echo n/a; fi
-}
-row() { printf '%-50s %11s %11s %9s  %s\n' "$@"; }
-# line LABEL VALUE BASELINE VALUE_FMT BASE_FMT RATIO_FMT TARGET
-line() {
-    row "$1" "$(fmt "$2" "$4")" "$(fmt "$3" "$5")" "$(fmt "$(ratio "$2" "$3")" "$6")" "$7"
-}
 
 printf '\nvmdbg event benchmark: QEMU TCG, 1 vCPU, sysloop n=%s, best of %s round(s)\n' "$n" "$rounds"
 printf 'baseline: bare stop+continue cycle %s us (bench_stub median, the smaller of %s before\n' \
@@ -467,12 +301,6 @@ done
     echo "  gdb: sysloop $n (s): ${gdb_work[*]}; counted ${g_count:-?} getppid calls (vmdbg ${hook_count:-?})"
 echo
 
-# metric NAME VALUE BASELINE
-metric() {
-    if [ -n "$2" ] && [ -n "$3" ]; then
-        printf 'metric=%s value=%s baseline=%s ratio=%s\n' "$1" "$2" "$3" "$(fmt "$(ratio "$2" "$3")" %.3f)"
-    fi
-}
 metric handler_syscall_us "$hook_handler_best" "$cycle"
 metric handler_sysret_us "$sysret_handler" "$cycle"
 metric handler_syscall_pid_us "$([ -n "$pid_handler" ] && fmt "$pid_handler" %.1f)" "$cycle"

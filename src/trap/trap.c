@@ -30,6 +30,11 @@ void trap_free(struct trap *tr)
     if (!tr->t->exited && !tr->t->running) {
         /* Leave the guest as it was: SCE back on, GDT bytes and
          * breakpoints out. */
+        if (tr->nheld)
+            fprintf(tr->out,
+                    "vmdbg: %d thread%s held out of user mode go on with rax, rcx and "
+                    "r11 of the yield syscall\n",
+                    tr->nheld, tr->nheld == 1 ? "" : "s");
         tr->mode_user = 0;
         md_arm(tr, false);
         sc_arm_vcpus(tr, 0);

@@ -47,8 +47,11 @@ static struct ev_engine *engine(struct fake *f)
     f->has_os = true;
     f->pid = 0x53;
     f->outf = open_memstream(&f->out, &f->outlen);
-    struct ev_host h = {.ctx = f, .task = fake_task, .has_os = fake_has_os,
-                        .vcpu_count = fake_vcpus, .out = f->outf};
+    struct ev_host h = {.ctx = f,
+                        .task = fake_task,
+                        .has_os = fake_has_os,
+                        .vcpu_count = fake_vcpus,
+                        .out = f->outf};
     struct ev_engine *e = ev_engine_new(&h);
     assert_non_null(e);
     return e;
@@ -81,12 +84,28 @@ static void test_refusals(void **state)
     struct fake f;
     struct ev_engine *e = engine(&f);
     static const char *const bad[] = {
-        "!syscall sc on stage post", "!syscall sc on stage all", "!syscall 6e 6f",
-        "!sysret 5", "!syscall buffer 0n1000", "!syscall buffer 0", "!syscall output {a}",
-        "!syscall core 2", "!syscall stage never", "!syscall imm perhaps", "!syscall sc yes",
-        "!syscall pid", "!syscall pid zz", "!syscall script", "!syscall script { .x = ; }",
-        "!syscall condition { zz }", "!syscall code { }", "!syscall asm",
-        "!syscall script {a} script {b}", "!syscall script { x", "!nosuch", "!syscall {}",
+        "!syscall sc on stage post",
+        "!syscall sc on stage all",
+        "!syscall 6e 6f",
+        "!sysret 5",
+        "!syscall buffer 0n1000",
+        "!syscall buffer 0",
+        "!syscall output {a}",
+        "!syscall core 2",
+        "!syscall stage never",
+        "!syscall imm perhaps",
+        "!syscall sc yes",
+        "!syscall pid",
+        "!syscall pid zz",
+        "!syscall script",
+        "!syscall script { .x = ; }",
+        "!syscall condition { zz }",
+        "!syscall code { }",
+        "!syscall asm",
+        "!syscall script {a} script {b}",
+        "!syscall script { x",
+        "!nosuch",
+        "!syscall {}",
         "!syscall asm code { not an instruction }",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -107,13 +126,14 @@ static void test_options_and_ids(void **state)
     (void)state;
     struct fake f;
     struct ev_engine *e = engine(&f);
-    assert_int_equal(ev_create(e, "!syscall 6e pid 0n83 core 1 imm no sc on stage pre buffer 10"), 0);
+    assert_int_equal(ev_create(e, "!syscall 6e pid 0n83 core 1 imm no sc on stage pre buffer 10"),
+                     0);
     assert_int_equal(ev_create(e, "!sysret2 stage all script { .n = .n + 1; }"), 0);
     assert_int_equal(ev_create(e, "!syscall2 script{print(1);}"), 0);
     uint64_t cores;
     enum ev_variant v;
     assert_true(ev_type_needed(e, EV_SYSCALL, &cores, &v));
-    assert_int_equal(cores, UINT64_MAX); /* event 2 has no core */
+    assert_int_equal(cores, UINT64_MAX);    /* event 2 has no core */
     assert_int_equal(v, EV_VARIANT_ALL_UD); /* the newest event's variant */
     assert_true(ev_type_needed(e, EV_SYSRET, NULL, &v));
     assert_int_equal(v, EV_VARIANT_ALL_UD);
@@ -156,14 +176,62 @@ static void test_hex_code(void **state)
 
 /* Newest event first; stages; the short-circuit flag reset per event to its
  * default, so the oldest matching event's decision stands (as in HyperDbg). */
+/* !mode: the mode word and pid are required, no post stage; the mode
+ * filters contexts 0 and 3; only enabled events of the hit's pid watch. */
+static void test_mode(void **state)
+{
+    (void)state;
+    struct fake f;
+    struct ev_engine *e = engine(&f);
+    static const char *const bad[] = {
+        "!mode pid 1",
+        "!mode u",
+        "!mode u pid all",
+        "!mode k pid 5 stage post",
+        "!mode ku pid 5 stage all",
+        "!mode x pid 5",
+        "!mode u k pid 5",
+        "!mode u pid 5 6",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (ev_create(e, bad[i]) >= 0)
+            fail_msg("'%s' was accepted", bad[i]);
+        assert_true(vmdbg_last_error()[0] != '\0');
+    }
+    assert_false(ev_type_needed(e, EV_MODE, NULL, NULL));
+    assert_int_equal(ev_create(e, "!mode u pid 0n83 script { printf(\"u%x \", $context); }"), 0);
+    assert_int_equal(ev_create(e, "!mode k pid 0n83 script { printf(\"k%x \", $context); }"), 0);
+    assert_int_equal(ev_create(e, "!mode uk pid 0n83 script { printf(\"b%x \", $context); }"), 0);
+    assert_true(ev_type_needed(e, EV_MODE, NULL, NULL));
+    struct ev_hit hit;
+    hit_init(&hit, EV_MODE, 0, 3);
+    assert_true(ev_mode_watches(e, &hit));
+    ev_dispatch(e, &hit, EV_STAGE_PRE);
+    hit_init(&hit, EV_MODE, 0, 0);
+    ev_dispatch(e, &hit, EV_STAGE_PRE);
+    assert_string_equal(output(&f), "b3 u3 b0 k0 ");
+    f.pid = 0x54; /* another process */
+    hit_init(&hit, EV_MODE, 0, 3);
+    assert_false(ev_mode_watches(e, &hit));
+    f.pid = 0x53;
+    assert_int_equal(ev_modify(e, EV_ID_ALL, 0), 0);
+    hit_init(&hit, EV_MODE, 0, 3);
+    assert_false(ev_mode_watches(e, &hit)); /* disabled events watch nothing */
+    f.has_os = false;
+    assert_int_equal(ev_create(e, "!mode u pid 1"), -VMDBG_EUNSUP);
+    done(e, &f);
+}
+
 static void test_dispatch_order_and_stages(void **state)
 {
     (void)state;
     struct fake f;
     struct ev_engine *e = engine(&f);
     assert_int_equal(ev_create(e, "!syscall 6e script { printf(\"a%x \", $event_stage); }"), 0);
-    assert_int_equal(ev_create(e, "!syscall stage post script { printf(\"b%x \", $event_stage); }"), 0);
-    assert_int_equal(ev_create(e, "!syscall stage all script { printf(\"c%x \", $event_stage); }"), 0);
+    assert_int_equal(ev_create(e, "!syscall stage post script { printf(\"b%x \", $event_stage); }"),
+                     0);
+    assert_int_equal(ev_create(e, "!syscall stage all script { printf(\"c%x \", $event_stage); }"),
+                     0);
     assert_int_equal(ev_create(e, "!syscall 27 script { printf(\"d \"); }"), 0);
     assert_int_equal(ev_create(e, "!syscall pid 0n99 script { printf(\"e \"); }"), 0);
     assert_int_equal(ev_create(e, "!syscall core 1 script { printf(\"f \"); }"), 0);
@@ -207,8 +275,9 @@ static void test_native_condition_and_code(void **state)
     struct fake f;
     struct ev_engine *e = engine(&f);
     /* condition: rdx (context) == 0x6e; code: regs->rbx = r8 (context) */
-    assert_int_equal(ev_create(e, "!syscall asm condition { cmp rdx, 0x6e; sete al; movzx eax, al } "
-                                  "asm code { mov qword ptr [rdx + 0x18], r8 }"),
+    assert_int_equal(ev_create(e,
+                               "!syscall asm condition { cmp rdx, 0x6e; sete al; movzx eax, al } "
+                               "asm code { mov qword ptr [rdx + 0x18], r8 }"),
                      0);
     /* hex code: xor eax,eax; mov [rdx], rax -> regs->rax = 0 */
     assert_int_equal(ev_create(e, "!syscall 27 code { 31 c0 48 89 02 }"), 0);
@@ -219,10 +288,11 @@ static void test_native_condition_and_code(void **state)
     assert_true(hit.dirty & (1ull << TGT_RBX));
     hit_init(&hit, EV_SYSCALL, 0, 0x27);
     ev_dispatch(e, &hit, EV_STAGE_PRE);
-    assert_int_equal(hit.regs.v[TGT_RBX], 0);          /* condition false */
-    assert_int_equal(hit.regs.v[TGT_RAX], 0);          /* hex code ran */
+    assert_int_equal(hit.regs.v[TGT_RBX], 0); /* condition false */
+    assert_int_equal(hit.regs.v[TGT_RAX], 0); /* hex code ran */
     /* code that faults is reported; vmdbg goes on */
-    assert_int_equal(ev_create(e, "!syscall code { 48 8b 04 25 00 00 00 00 }"), 0); /* mov rax, [0] */
+    assert_int_equal(ev_create(e, "!syscall code { 48 8b 04 25 00 00 00 00 }"),
+                     0); /* mov rax, [0] */
     hit_init(&hit, EV_SYSCALL, 0, 0x1);
     ev_dispatch(e, &hit, EV_STAGE_PRE);
     assert_non_null(strstr(output(&f), "custom code faulted"));
@@ -246,7 +316,7 @@ static void test_break_and_deferred_clear(void **state)
     assert_int_equal(ev_modify(e, 2, -1), 0);
     assert_true(ev_type_needed(e, EV_SYSRET, NULL, NULL));
     assert_int_equal(ev_dispatch(e, &hit, EV_STAGE_PRE), EV_DONE);
-    assert_string_equal(output(&f), "y ");             /* event 0 was cleared by the script */
+    assert_string_equal(output(&f), "y ");                 /* event 0 was cleared by the script */
     assert_true(ev_type_needed(e, EV_SYSRET, NULL, NULL)); /* event 1 remains */
     assert_int_equal(ev_modify(e, 1, -1), 0);
     assert_false(ev_type_needed(e, EV_SYSRET, NULL, NULL));
@@ -291,6 +361,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_options_and_ids),
+        cmocka_unit_test(test_mode),
         cmocka_unit_test(test_hex_code),
         cmocka_unit_test(test_dispatch_order_and_stages),
         cmocka_unit_test(test_short_circuit),

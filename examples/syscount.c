@@ -1,8 +1,10 @@
 /* syscount — count the system calls of every process of a guest, with the
  * vmdbg SDK: one !syscall event (HyperDbg's SYSCALL_HOOK_EFER_SYSCALL) with
- * a C callback, run until the guest powers off, then one line per process:
+ * a C callback, run until the guest powers off (or for --seconds, then
+ * detach or stop it), then one line per process:
  *
  *   syscount [--guest-run CMD] [--guest-dir DIR] [--console FILE] [--nr N]
+ *            [--attach unix:PATH|tcp:HOST:PORT --system-map FILE] [--seconds S]
  *
  *   $ syscount --guest-run '/bin/sysloop 100' --console /dev/null --nr 0x6e
  *   pid=83 name=sysloop syscalls=100
@@ -63,12 +65,21 @@ static int by_pid(const void *a, const void *b)
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: syscount [--guest-run CMD] [--guest-dir DIR] [--console FILE] [--nr N]\n");
+            "usage: syscount [--guest-run CMD] [--guest-dir DIR] [--console FILE] [--nr N]\n"
+            "                [--attach unix:PATH|tcp:HOST:PORT --system-map FILE] [--seconds S]\n");
     return 2;
 }
 
-/* Options: the open options of the default guest, and the syscall number. */
-static int parse_args(int argc, char **argv, struct vmdbg_open_options *o, uint64_t *nr)
+static int parse_number(const char *text, uint64_t *out)
+{
+    char *end;
+    *out = strtoull(text, &end, 0);
+    return *end || end == text ? -1 : 0;
+}
+
+/* Options: how to open the guest, the syscall number, how long to count. */
+static int parse_args(int argc, char **argv, struct vmdbg_open_options *o, uint64_t *nr,
+                      uint64_t *seconds)
 {
     for (int i = 1; i < argc; i++) {
         if (i + 1 == argc)
@@ -80,10 +91,15 @@ static int parse_args(int argc, char **argv, struct vmdbg_open_options *o, uint6
             o->guest_dir = v;
         } else if (!strcmp(argv[i - 1], "--console")) {
             o->console_file = v;
+        } else if (!strcmp(argv[i - 1], "--attach")) {
+            o->attach = v;
+        } else if (!strcmp(argv[i - 1], "--system-map")) {
+            o->system_map = v;
         } else if (!strcmp(argv[i - 1], "--nr")) {
-            char *end;
-            *nr = strtoull(v, &end, 0);
-            if (*end || end == v)
+            if (parse_number(v, nr))
+                return -1;
+        } else if (!strcmp(argv[i - 1], "--seconds")) {
+            if (parse_number(v, seconds) || *seconds > 86400)
                 return -1;
         } else {
             return -1;
@@ -92,15 +108,16 @@ static int parse_args(int argc, char **argv, struct vmdbg_open_options *o, uint6
     return 0;
 }
 
-/* Run the guest to its end; callbacks count on the way. */
-static int run(vmdbg_t *vm)
+/* Run the guest to its end, or for that long (0: no limit); the callback
+ * counts on the way. */
+static int run(vmdbg_t *vm, uint64_t seconds)
 {
     enum vmdbg_stop_reason why = VMDBG_STOP_PAUSED;
     int rc = 0;
-    while (!rc && why != VMDBG_STOP_EXITED) {
+    while (!rc && why != VMDBG_STOP_EXITED && why != VMDBG_STOP_RUNNING) {
         rc = vmdbg_continue(vm);
         if (!rc)
-            rc = vmdbg_wait(vm, -1, &why);
+            rc = vmdbg_wait(vm, seconds ? (int)seconds * 1000 : -1, &why);
     }
     return rc;
 }
@@ -108,8 +125,8 @@ static int run(vmdbg_t *vm)
 int main(int argc, char **argv)
 {
     struct vmdbg_open_options opt = {0};
-    uint64_t nr = VMDBG_ALL;
-    if (parse_args(argc, argv, &opt, &nr))
+    uint64_t nr = VMDBG_ALL, seconds = 0;
+    if (parse_args(argc, argv, &opt, &nr, &seconds))
         return usage();
     static struct counts counts;
     vmdbg_t *vm;
@@ -122,11 +139,13 @@ int main(int argc, char **argv)
     detail.optional_param[0] = nr; /* one syscall number, or VMDBG_ALL */
     int rc = vmdbg_event_register(vm, &detail, NULL, on_syscall, &counts, NULL);
     if (!rc)
-        rc = run(vm);
+        rc = run(vm, seconds);
     if (rc)
         fprintf(stderr, "syscount: %s\n", vmdbg_last_error());
     int status = rc ? 2 : vmdbg_exit_status(vm);
-    vmdbg_close(vm);
+    if (status < 0) /* --seconds ran out: the guest still runs */
+        status = 0;
+    vmdbg_close(vm); /* an attached guest goes on without the hooks */
     qsort(counts.p, counts.n, sizeof(counts.p[0]), by_pid);
     for (size_t i = 0; i < counts.n; i++)
         printf("pid=%u name=%s syscalls=%llu\n", counts.p[i].pid, counts.p[i].name,

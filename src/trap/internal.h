@@ -102,6 +102,8 @@ struct trap {
     bool sysret_bps;
     bool waiting;  /* something waits for the kernel */
     bool reset_bp; /* reset.c: the reset-vector breakpoint is in */
+    /* what arming waits for, said by `events` (empty: the kernel) */
+    char wait_why[160];
     enum ev_variant syscall_variant, sysret_variant;
 
     /* speculative reads: last frame address and RIP per vCPU */
@@ -144,6 +146,9 @@ static inline uint64_t trap_le64(const uint8_t *p)
 }
 
 /* trap.c */
+/* Record why arming waits (a guest structure vmdbg cannot use yet, said
+ * once by `events`); returns -VMDBG_ESTATE. */
+int trap_wait_for(struct trap *tr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int trap_write_regs(struct trap *tr, int vcpu, const struct tgt_regs *want, struct tgt_regs *have,
                     bool resume);
 int trap_run_hit(struct trap *tr, enum trap_verdict *verdict);

@@ -33,7 +33,8 @@ int trap_kernel_ready(struct trap *tr)
             user = (regs.v[TGT_CS] & 3) == 3;
         }
         if (!user)
-            return -VMDBG_ESTATE;
+            return trap_wait_for(tr, "no vCPU was seen in user mode yet (without an OS "
+                                     "profile that says the kernel is up)");
     }
     tr->kernel_ready = true;
     return 0;
@@ -55,19 +56,27 @@ int sc_prepare(struct trap *tr)
             return rc;
         tr->gdt_base[v] = dt.gdt_base;
     }
-    if (tgt_dtables(tr->t, 0, &dt) || dt.idt_limit < (UD_VECTOR + 1) * 16 - 1 ||
-        !x86_is_kernel_half(dt.idt_base))
+    if (tgt_dtables(tr->t, 0, &dt))
         return -VMDBG_ESTATE;
+    /* What the guest has may be garbage: say which part cannot be used. */
+    if (dt.idt_limit < (UD_VECTOR + 1) * 16 - 1 || !x86_is_kernel_half(dt.idt_base))
+        return trap_wait_for(tr, "the IDT (base %llx, limit %x) has no #UD gate in kernel memory",
+                             (unsigned long long)dt.idt_base, dt.idt_limit);
     uint8_t raw[16];
     struct x86_gate gate;
-    if (tgt_mem_read(tr->t, 0, dt.idt_base + UD_VECTOR * 16, raw, sizeof(raw), false))
-        return -VMDBG_ESTATE;
+    uint64_t gate_addr = dt.idt_base + UD_VECTOR * 16;
+    if (tgt_mem_read(tr->t, 0, gate_addr, raw, sizeof(raw), false))
+        return trap_wait_for(tr, "the #UD gate at %llx cannot be read",
+                             (unsigned long long)gate_addr);
     x86_decode_gate(raw, &gate);
     if (!gate.present || !x86_is_kernel_half(gate.offset))
-        return -VMDBG_ESTATE;
+        return trap_wait_for(
+            tr, "the #UD gate at %llx is %s (handler %llx)", (unsigned long long)gate_addr,
+            gate.present ? "not a kernel handler" : "not present", (unsigned long long)gate.offset);
     uint8_t first[4];
     if (tgt_mem_read(tr->t, 0, gate.offset, first, sizeof(first), false))
-        return -VMDBG_ESTATE;
+        return trap_wait_for(tr, "the #UD handler at %llx cannot be read",
+                             (unsigned long long)gate.offset);
     tr->ud_pass = trap_pass_kind(first);
     tr->ud_handler = gate.offset;
     tr->ud_known = true;
@@ -89,6 +98,8 @@ int sc_arm_vcpus(struct trap *tr, uint64_t want)
             return rc;
         if (wanted && !(regs.v[TGT_EFER] & X86_EFER_SCE)) {
             tr->waiting = true;
+            trap_wait_for(tr, "EFER.SCE is clear on vCPU %d (its kernel has not enabled SYSCALL)",
+                          v);
             continue;
         }
         rc = trap_set_sce(tr, v, &regs, !wanted);

@@ -1,6 +1,8 @@
 /* trap.c — the trap layer's core: arming to match the events, classifying
  * stops, running a hit through its stages, and writing back only the
  * registers that changed (pipelined with the continue). */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -241,6 +243,7 @@ static int sync_mechanisms(struct trap *tr)
         tr->mode_user = 0;
     tr->sc_cores = need_sc ? sc_cores : 0;
     tr->waiting = false;
+    tr->wait_why[0] = '\0';
     int rc = 0;
     if (need_sc || need_mode) {
         /* With SCE clear every SYSRETQ would fault onto the user stack, so
@@ -279,6 +282,15 @@ static int sync_mechanisms(struct trap *tr)
         }
     }
     return rc ? rc : sr_arm(tr, need_sr);
+}
+
+int trap_wait_for(struct trap *tr, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tr->wait_why, sizeof(tr->wait_why), fmt, ap);
+    va_end(ap);
+    return -VMDBG_ESTATE;
 }
 
 bool trap_waiting(const struct trap *tr)
@@ -458,7 +470,9 @@ void trap_describe(const struct trap *tr, FILE *out)
     if (tr->nheld)
         fprintf(out, "held: %d thread%s kept from user mode (short-circuited !mode u)\n", tr->nheld,
                 tr->nheld == 1 ? "" : "s");
-    if (tr->waiting)
+    if (tr->waiting && tr->wait_why[0])
+        fprintf(out, "waiting: %s; events are armed when that changes\n", tr->wait_why);
+    else if (tr->waiting)
         fprintf(out, "waiting: the guest kernel has not set up its IDT and EFER.SCE yet; "
                      "events are armed when it has\n");
 }

@@ -556,6 +556,8 @@ static int reg_access(vmdbg_t *vm, int core, const char *name, int *vcpu)
 
 int vmdbg_reg_read(vmdbg_t *vm, int core, const char *name, uint64_t *value)
 {
+    if (!value)
+        return err_set(VMDBG_EINVAL, "no place for the register's value");
     int vcpu;
     int r = reg_access(vm, core, name, &vcpu);
     if (r < 0)

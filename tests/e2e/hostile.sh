@@ -129,8 +129,13 @@ for s in $scenarios; do
         [ "${sc:-0}" -gt 0 ] || fail "$s: !syscall saw nothing: $counts"
         ;;
     idt-unmapped | idt-gates | nouser)
-        # nothing to hook safely: events wait, the guest never notices
-        expect "$work/$s.out.txt" '^waiting: ' "$s: events do not say they wait"
+        # nothing to hook safely: events wait, say what for, the guest never notices
+        case $s in
+        idt-unmapped) why='the #UD gate at ffffffffc0001060 cannot be read' ;;
+        idt-gates) why='the #UD gate at [0-9a-f]+ is not a kernel handler \(handler deadbeefdeadbeef\)' ;;
+        nouser) why='no vCPU was seen in user mode yet' ;;
+        esac
+        expect "$work/$s.out.txt" "^waiting: $why" "$s: events do not say what they wait for"
         sc=$(echo "$counts" | sed 's/.*sc=\([0-9]*\).*/\1/')
         [ "${sc:-0}" -eq 0 ] || fail "$s: events fired on a guest vmdbg cannot hook: $counts"
         ;;

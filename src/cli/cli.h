@@ -26,6 +26,7 @@ struct session {
     int console_out_fd;    /* where guest console bytes go */
     const char *kernel;    /* for `status` */
     int exit_status;       /* vmdbg's exit status once the guest is gone */
+    bool exit_noted;       /* ... and it was reported (session_guest_exited) */
     struct lnx *lnx;       /* Linux profile (src/os/linux), NULL when none */
     struct ev_engine *events; /* the events (src/event) */
     struct trap *trap;     /* their mechanisms (src/trap) */

@@ -117,6 +117,7 @@ static void record_exit(struct session *s, int status)
 {
     s->tgt->exited = true;
     s->tgt->running = false;
+    s->exit_noted = true;
     if (!s->launched && status < 0) {
         report_lost_stub(s);
         s->exit_status = 2;
@@ -140,6 +141,8 @@ static void record_exit(struct session *s, int status)
 
 void session_guest_exited(struct session *s, const struct tgt_stop *stop)
 {
+    if (s->exit_noted)
+        return;
     console_drain(s);
     int status = stop ? stop->exit_status : -1;
     if (s->launched) {
@@ -149,6 +152,16 @@ void session_guest_exited(struct session *s, const struct tgt_stop *stop)
             usleep(10000);
     }
     record_exit(s, status);
+}
+
+/* A request found the stub gone (QEMU killed under a stop's round trips):
+ * report how QEMU ended rather than the request that failed. */
+static bool note_lost_guest(struct session *s)
+{
+    if (!s->tgt->exited)
+        return false;
+    session_guest_exited(s, NULL);
+    return true;
 }
 
 /* The trap layer's look at a stop. A current-task read prefetched at an
@@ -288,9 +301,9 @@ static bool handle_stop(struct session *s, const struct tgt_stop *stop)
     }
     enum trap_verdict v = TRAP_NOT_OURS;
     if (session_on_stop(s, stop, &v)) {
-        fprintf(stderr, "error: event handling failed: %s\n", vmdbg_last_error());
-        if (s->tgt->exited)
+        if (note_lost_guest(s))
             return true;
+        fprintf(stderr, "error: event handling failed: %s\n", vmdbg_last_error());
     }
     if (v == TRAP_RESUMED && s->tgt->running)
         return false;
@@ -305,12 +318,19 @@ static bool handle_stop(struct session *s, const struct tgt_stop *stop)
 
 bool session_check_stop(struct session *s, int timeout_ms)
 {
+    /* QEMU sends QMP a STOP and a RESUME event at every debug stop: read
+     * them as they come (without waiting), or its socket fills up and the
+     * SHUTDOWN event that tells a guest reset from a power-off is lost. */
+    if (s->launched)
+        qmp_shutdown_reason(s->vm.qmp);
     if (!s->tgt->running)
         return true;
     struct tgt_stop stop;
     int rc = tgt_wait(s->tgt, &stop, timeout_ms);
     if (rc == -VMDBG_ETIMEOUT)
         return false;
+    if (note_lost_guest(s))
+        return true;
     if (rc) {
         fprintf(stderr, "error: %s\n", vmdbg_last_error());
         return false;
@@ -368,7 +388,8 @@ int console_loop(struct session *s)
                 continue;
             }
             if (tgt_resume(s->tgt)) {
-                fprintf(stderr, "error: %s\n", vmdbg_last_error());
+                if (!note_lost_guest(s))
+                    fprintf(stderr, "error: %s\n", vmdbg_last_error());
                 break;
             }
         }
@@ -401,6 +422,7 @@ int console_loop(struct session *s)
             session_poll_arming(s);
         }
     }
+    note_lost_guest(s);
     terminal_restore();
     console_drain(s);
     return s->exit_status;

@@ -67,5 +67,6 @@ bool trap_armed(const struct trap *tr, uint64_t *sce_cleared)
     if (!tr)
         return false;
     *sce_cleared = tr->sce_cleared;
-    return tr->sce_cleared || tr->ud_bp || tr->sysret_bps || tr->reset_bp;
+    return tr->sce_cleared || tr->ud_bp || tr->sysret_bps || tr->reset_bp || tr->iret_armed ||
+           tr->entry_bps || tr->npatches;
 }

@@ -56,7 +56,8 @@ qemu_state() {
 
 # count_lines FILE REGEX: how many lines match.
 count_lines() {
-    grep -Ec -- "$2" "$1" 2>/dev/null || true
+    n=$(grep -Ec -- "$2" "$1" 2>/dev/null || true)
+    echo "${n:-0}"
 }
 
 # wait_count FILE REGEX N SECONDS: until at least N lines of FILE match.
@@ -66,6 +67,20 @@ wait_count() {
         i=$((i + 1))
         [ "$i" -le $(($4 * 10)) ] || fail "timed out waiting for $3 lines /$2/ in $1"
         sleep 0.1
+    done
+}
+
+# run_until FILE REGEX N SECONDS: for a vmdbg that reads its commands from a FIFO (-x) on fd
+# 3, process $batch_pid: keep it relaying the console and stops (a `sleep` between commands)
+# until FILE has N lines matching REGEX.
+run_until() {
+    i=0
+    while [ "$(count_lines "$1" "$2")" -lt "$3" ]; do
+        i=$((i + 1))
+        [ "$i" -le $(($4 * 4)) ] || fail "timed out waiting for $3 lines /$2/ in $1"
+        kill -0 "$batch_pid" 2>/dev/null || fail "vmdbg exited early"
+        printf 'sleep 0n300\n' >&3
+        sleep 0.25
     done
 }
 

@@ -14,17 +14,7 @@ timeout 240 "$VMDBG" --attach "unix:$work/gdb.sock" --system-map "$GUEST_DIR/Sys
     -x "$work/cmds" >"$work/vmdbg.out.txt" 2>"$work/vmdbg.err.txt" &
 vmdbg_pid=$!
 exec 3>"$work/cmds"
-# keep vmdbg relaying stops (each sleep is 0.3 s) until FILE has N lines matching REGEX
-run_until() {
-    i=0
-    while [ "$(count_lines "$1" "$2")" -lt "$3" ]; do
-        i=$((i + 1))
-        [ "$i" -le $(($4 * 4)) ] || fail "timed out waiting for $3 lines /$2/ in $1"
-        kill -0 "$vmdbg_pid" 2>/dev/null || fail "vmdbg exited early"
-        printf 'sleep 0n300\n' >&3
-        sleep 0.25
-    done
-}
+batch_pid=$vmdbg_pid
 run_until "$work/vmdbg.out.txt" 'syscall hook: armed' 1 30
 
 guest '/bin/sysloop 20'

@@ -120,38 +120,51 @@ static int find_entries(struct trap *tr)
     return rc;
 }
 
-/* The user code descriptors (present, code, DPL 3) of each vCPU's GDT. */
+/* The user code descriptors (present, code, DPL 3) of one GDT. */
+static int patch_list(struct trap *tr, int vcpu, const struct tgt_dtables *dt, int *found)
+{
+    uint8_t gdt[GDT_SCAN_ENTRIES * 8];
+    size_t len = dt->gdt_limit + 1u < sizeof(gdt) ? dt->gdt_limit + 1u : sizeof(gdt);
+    if (tgt_mem_read(tr->t, vcpu, dt->gdt_base, gdt, len, false))
+        return -VMDBG_ESTATE;
+    *found = 0;
+    for (size_t i = 1; i < len / 8; i++) {
+        struct x86_segdesc d;
+        x86_decode_segdesc(trap_le64(gdt + i * 8), &d);
+        if (!d.present || d.system || !(d.type & 8) || d.dpl != 3)
+            continue;
+        if (tr->npatches == TRAP_MAX_PATCHES)
+            return err_set(VMDBG_EUNSUP, "too many user code descriptors in the GDTs");
+        tr->patches[tr->npatches++] =
+            (struct gdt_patch){vcpu, dt->gdt_base + i * 8 + X86_DESC_ACCESS_BYTE,
+                               (uint16_t)(i * 8 | 3), gdt[i * 8 + X86_DESC_ACCESS_BYTE]};
+        (*found)++;
+    }
+    return 0;
+}
+
+/* Every vCPU's GDT (vCPUs may share one). A vCPU still booting has no user
+ * code descriptor yet: arming waits for it. */
 static int find_user_code(struct trap *tr)
 {
+    uint64_t bases[TRAP_MAX_VCPUS];
     tr->npatches = 0;
     for (int v = 0; v < tr->nvcpus; v++) {
         struct tgt_dtables dt;
-        uint8_t gdt[GDT_SCAN_ENTRIES * 8];
-        int rc = tgt_dtables(tr->t, v, &dt);
-        if (rc)
+        int rc = tgt_dtables(tr->t, v, &dt), found = 1;
+        bases[v] = dt.gdt_base;
+        bool seen = false;
+        for (int k = 0; !rc && k < v && !seen; k++)
+            seen = bases[k] == dt.gdt_base;
+        if (!rc && !seen)
+            rc = patch_list(tr, v, &dt, &found);
+        if (!rc && !found)
+            rc = err_set(VMDBG_ESTATE, "no user code descriptor in vCPU %d's GDT yet", v);
+        if (rc) {
+            tr->npatches = 0;
             return rc;
-        size_t len = dt.gdt_limit + 1u < sizeof(gdt) ? dt.gdt_limit + 1u : sizeof(gdt);
-        if (tgt_mem_read(tr->t, v, dt.gdt_base, gdt, len, false))
-            return -VMDBG_ESTATE;
-        for (size_t i = 1; i < len / 8; i++) {
-            uint64_t addr = dt.gdt_base + i * 8 + X86_DESC_ACCESS_BYTE;
-            struct x86_segdesc d;
-            x86_decode_segdesc(trap_le64(gdt + i * 8), &d);
-            if (!d.present || d.system || !(d.type & 8) || d.dpl != 3)
-                continue;
-            bool seen = false; /* vCPUs may share one GDT */
-            for (int k = 0; k < tr->npatches && !seen; k++)
-                seen = tr->patches[k].addr == addr;
-            if (seen)
-                continue;
-            if (tr->npatches == TRAP_MAX_PATCHES)
-                return err_set(VMDBG_EUNSUP, "too many user code descriptors in the GDTs");
-            tr->patches[tr->npatches++] = (struct gdt_patch){v, addr, (uint16_t)(i * 8 | 3),
-                                                             gdt[i * 8 + X86_DESC_ACCESS_BYTE]};
         }
     }
-    if (tr->npatches == 0)
-        return err_set(VMDBG_ESTATE, "no user code descriptor in the guest's GDT yet");
     return 0;
 }
 

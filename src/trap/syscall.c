@@ -112,24 +112,36 @@ int sc_arm_vcpus(struct trap *tr, uint64_t want)
 
 /* Is this selector a 64-bit code segment in the vCPU's GDT? (A 32-bit
  * process's SYSCALL must not be emulated as a 64-bit one.) */
+/* The descriptor of a user code selector, or false when vmdbg cannot read
+ * one there (its idea of that vCPU's GDT base may predate the vCPU's boot). */
+static bool read_user_code(struct trap *tr, int vcpu, unsigned idx, struct x86_segdesc *d)
+{
+    uint8_t raw[8];
+    if (tgt_mem_read(tr->t, vcpu, tr->gdt_base[vcpu] + idx * 8ull, raw, 8, false))
+        return false;
+    x86_decode_segdesc(trap_le64(raw), d);
+    return !d->system && (d->type & 8) && d->dpl == 3; /* P may be vmdbg's (!mode) */
+}
+
 static bool is_long_cs(struct trap *tr, int vcpu, uint64_t selector)
 {
     unsigned idx = (unsigned)(selector >> 3);
     if (idx < 64 && (tr->long_cs_known >> idx & 1))
         return tr->long_cs >> idx & 1;
-    uint8_t raw[8];
-    bool is_long = false;
-    if (!(selector & 4) &&
-        tgt_mem_read(tr->t, vcpu, tr->gdt_base[vcpu] + idx * 8ull, raw, 8, false) == 0) {
-        struct x86_segdesc d;
-        x86_decode_segdesc(trap_le64(raw), &d);
-        is_long = d.long_mode;
+    struct x86_segdesc d;
+    struct tgt_dtables dt;
+    bool ok = !(selector & 4) && read_user_code(tr, vcpu, idx, &d);
+    if (!ok && !(selector & 4) && tgt_dtables(tr->t, vcpu, &dt) == 0) {
+        tr->gdt_base[vcpu] = dt.gdt_base;
+        ok = read_user_code(tr, vcpu, idx, &d);
     }
+    if (!ok) /* unknown: not remembered, and not emulated as 64-bit */
+        return false;
     if (idx < 64) {
         tr->long_cs_known |= 1ull << idx;
-        tr->long_cs = (tr->long_cs & ~(1ull << idx)) | (uint64_t)is_long << idx;
+        tr->long_cs = (tr->long_cs & ~(1ull << idx)) | (uint64_t)d.long_mode << idx;
     }
-    return is_long;
+    return d.long_mode;
 }
 
 /* A genuine #UD: the guest's handler runs. From user mode it is also a

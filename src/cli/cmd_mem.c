@@ -176,16 +176,14 @@ int cmd_unassemble(struct session *s, int argc, char **argv)
     uint8_t *code = malloc(len + 15);
     if (!code)
         return err_set(VMDBG_ENOMEM, "out of memory");
-    /* Read 15 extra bytes so the last instruction is whole; fall back to the
-     * exact range if those cross into an unmapped page. */
-    size_t have = len + 15;
-    rc = tgt_mem_read(s->tgt, s->tgt->vcpu, addr, code, have, false);
-    if (rc == -VMDBG_EFAULT) {
-        have = len;
-        rc = tgt_mem_read(s->tgt, s->tgt->vcpu, addr, code, have, false);
-    }
+    /* 15 extra bytes so the last instruction is whole; what is mapped of
+     * the range is shown, then where it stops. */
+    long got = tgt_mem_read_prefix(s->tgt, s->tgt->vcpu, addr, code, len + 15, false);
+    rc = got < 0 ? (int)got : 0;
+    size_t have = got < 0 ? 0 : (size_t)got;
+    size_t shown_len = have < len ? have : len;
     int bits = code_bits(s);
-    for (size_t off = 0; !rc && off < len;) {
+    for (size_t off = 0; !rc && off < shown_len;) {
         struct x86_instr insn;
         int n = x86_decode(code + off, have - off, addr + off, bits, &insn);
         if (n < 0) {
@@ -207,5 +205,8 @@ int cmd_unassemble(struct session *s, int argc, char **argv)
         off += shown;
     }
     free(code);
+    if (!rc && have < len)
+        rc = err_set(VMDBG_EFAULT, "virtual memory at %llx is not accessible",
+                     (unsigned long long)(addr + have));
     return rc;
 }

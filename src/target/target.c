@@ -81,6 +81,21 @@ int tgt_mem_read(struct tgt *t, int vcpu, uint64_t addr, void *buf, size_t len, 
     return rc ? rc : t->ops->mem_read(t, vcpu, addr, buf, len, phys);
 }
 
+long tgt_mem_read_prefix(struct tgt *t, int vcpu, uint64_t addr, void *buf, size_t len, bool phys)
+{
+    size_t got = 0;
+    while (got < len) {
+        size_t chunk = 0x1000 - ((addr + got) & 0xfff);
+        if (chunk > len - got)
+            chunk = len - got;
+        int rc = tgt_mem_read(t, vcpu, addr + got, (char *)buf + got, chunk, phys);
+        if (rc)
+            return got ? (long)got : rc;
+        got += chunk;
+    }
+    return (long)got;
+}
+
 int tgt_mem_write(struct tgt *t, int vcpu, uint64_t addr, const void *buf, size_t len, bool phys)
 {
     int rc = check_stopped(t, t ? t->ops->mem_write : NULL, "writing memory");

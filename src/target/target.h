@@ -140,6 +140,10 @@ int tgt_vcpu_count(struct tgt *t);
 int tgt_regs_read(struct tgt *t, int vcpu, struct tgt_regs *out);
 int tgt_reg_write(struct tgt *t, int vcpu, enum tgt_reg reg, uint64_t value);
 int tgt_mem_read(struct tgt *t, int vcpu, uint64_t addr, void *buf, size_t len, bool phys);
+/* Read up to len bytes page by page, stopping at the first page that cannot
+ * be read (a guest may map only part of a range): how many bytes were read,
+ * or a negative status when not even the first page could be. */
+long tgt_mem_read_prefix(struct tgt *t, int vcpu, uint64_t addr, void *buf, size_t len, bool phys);
 int tgt_mem_write(struct tgt *t, int vcpu, uint64_t addr, const void *buf, size_t len, bool phys);
 int tgt_breakpoint(struct tgt *t, enum tgt_bp_kind kind, uint64_t addr, unsigned len, bool insert);
 /* Insert or remove n software breakpoints, pipelined where the backend can

@@ -21,31 +21,14 @@ static void add_sysret(struct trap *tr, uint64_t addr)
         tr->sysret_addr[tr->nsysret++] = addr;
 }
 
-/* Read up to len bytes at addr, page by page, stopping at the first page
- * that cannot be read (a hostile or broken guest may map only part of its
- * entry); how many were read, or a negative status if none. */
-static long read_mapped_prefix(struct trap *tr, uint64_t addr, uint8_t *buf, size_t len)
-{
-    size_t got = 0;
-    while (got < len) {
-        size_t chunk = 0x1000 - ((addr + got) & 0xfff);
-        if (chunk > len - got)
-            chunk = len - got;
-        int rc = tgt_mem_read(tr->t, 0, addr + got, buf + got, chunk, false);
-        if (rc)
-            return got ? (long)got : rc;
-        got += chunk;
-    }
-    return (long)got;
-}
-
 /* Linear sweep of the 64-bit syscall entry (from LSTAR) for SYSRETQ. */
 static int sweep_entry(struct trap *tr, uint64_t start)
 {
     uint8_t *code = malloc(ENTRY_SCAN_BYTES + 16);
     if (!code)
         return err_set(VMDBG_ENOMEM, "out of memory");
-    long got = read_mapped_prefix(tr, start, code, ENTRY_SCAN_BYTES + 16);
+    /* a hostile or broken guest may map only part of its entry */
+    long got = tgt_mem_read_prefix(tr->t, 0, start, code, ENTRY_SCAN_BYTES + 16, false);
     int rc = got < 0 ? (int)got : 0;
     size_t end = got > 16 ? (size_t)got - 16 : (got > 0 ? 1 : 0);
     for (size_t off = 0; !rc && off < end;) {

@@ -7,7 +7,8 @@
  * after a reset: a breakpoint there, in real mode, catches it. */
 #include "internal.h"
 
-#define RESET_VECTOR 0xfffffff0ull
+#define RESET_VECTOR 0xfffffff0ull /* CS base ffff0000 + IP fff0 */
+#define RESET_IP     0xfff0ull
 #define CR0_PE       1ull
 
 /* A hardware breakpoint: under KVM a software one would patch the
@@ -24,7 +25,7 @@ int trap_reset_bp(struct trap *tr, bool on)
 
 bool trap_stop_is_reset(const struct trap *tr, const struct tgt_regs *regs)
 {
-    return tr->reset_bp && !(regs->v[TGT_CR0] & CR0_PE);
+    return tr->reset_bp && !(regs->v[TGT_CR0] & CR0_PE) && regs->v[TGT_RIP] == RESET_IP;
 }
 
 /* Forget the old kernel and wait for the new one, as at a first boot. The

@@ -103,7 +103,7 @@ struct trap {
     bool waiting;  /* something waits for the kernel */
     bool reset_bp; /* reset.c: the reset-vector breakpoint is in */
     /* what arming waits for, said by `events` (empty: the kernel) */
-    char wait_why[160];
+    char wait_why[400];
     enum ev_variant syscall_variant, sysret_variant;
 
     /* speculative reads: last frame address and RIP per vCPU */

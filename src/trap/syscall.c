@@ -21,8 +21,11 @@ int trap_kernel_ready(struct trap *tr)
         return 0;
     if (tr->os.ready) {
         int rc = tr->os.ready(tr->os.ctx);
+        /* not up yet, or a profile that does not fit: say which */
+        if (rc == -VMDBG_ESTATE || rc == -VMDBG_EINVAL)
+            return trap_wait_for(tr, "%s", vmdbg_last_error());
         if (rc)
-            return rc == -VMDBG_ESTATE || rc == -VMDBG_EINVAL ? -VMDBG_ESTATE : rc;
+            return rc;
     } else {
         bool user = false;
         for (int v = 0; v < tr->nvcpus && !user; v++) {

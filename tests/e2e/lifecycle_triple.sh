@@ -14,9 +14,9 @@ timeout 120 "$VMDBG" --console "$work/console.txt" \
 timeout_pid=$!
 exec 3>"$work/cmds"
 batch_pid=$timeout_pid
-run_until "$work/console.txt" ' idt_table' 1 90
+run_until "$work/console.txt" '^[0-9a-f]{16} . idt_table' 1 90
 run_until "$work/vmdbg.out.txt" '^ppid ' 20 60
-idt=$(grep -E ' idt_table' "$work/console.txt" | head -n 1 | cut -d' ' -f1)
+idt=$(grep -E '^[0-9a-f]{16} . idt_table' "$work/console.txt" | head -n 1 | cut -d' ' -f1)
 vmdbg_pid=$(pgrep -P "$timeout_pid" | head -n 1)
 qemu_pid=$(pgrep -P "$vmdbg_pid" | head -n 1)
 [ -n "$qemu_pid" ] || fail "no QEMU child of vmdbg"

@@ -44,11 +44,14 @@ EOF
 EOF
 }
 
-# run_scenario NAME: one vmdbg session; commands go through a file so that
-# quoting stays simple.
+# run_scenario NAME [TAG [vmdbg options]]: one vmdbg session on scenario
+# NAME, its files named TAG (default NAME); commands go through a file so
+# that quoting stays simple.
 run_scenario() {
     name=$1
-    cmds=$work/$name.cmds
+    tag=${2:-$1}
+    if [ $# -ge 2 ]; then shift 2; else shift; fi
+    cmds=$work/$tag.cmds
     {
         echo 'g'
         echo 'sleep 0n400'
@@ -69,15 +72,16 @@ run_scenario() {
         done
         printf '%s\n' '? printf("== cleared\n");' 'events' "!eq $MAILBOX 2"
     } >"$cmds"
-    vmdbg_run "$name" --kernel "$HOSTILE_KERNEL" --append "hostile=$name" --mem 64 -x "$cmds"
+    vmdbg_run "$tag" --kernel "$HOSTILE_KERNEL" --append "hostile=$name" --mem 64 "$@" -x "$cmds"
 }
 
-# check_scenario NAME: what holds for every scenario.
+# check_scenario NAME [TAG]: what holds for every run.
 check_scenario() {
     name=$1
-    c=$work/$name.console.txt
-    o=$work/$name.out.txt
-    e=$work/$name.err.txt
+    tag=${2:-$1}
+    c=$work/$tag.console.txt
+    o=$work/$tag.out.txt
+    e=$work/$tag.err.txt
     [ "$status" -eq 0 ] || fail "$name: vmdbg exited with $status"
     expect_not "$e" 'Sanitizer|runtime error|Segmentation|Aborted' "$name: a sanitizer report or crash"
     # every line vmdbg writes on stderr is one line of its own
@@ -155,3 +159,29 @@ for s in $scenarios; do
     esac
     echo "ok: $s: $verify; $counts"
 done
+
+# A Linux profile of another kernel (the default guest's System.map and
+# vmlinux): refused wherever it would be used, the events wait and say why.
+if [ -z "${HOSTILE_SCENARIOS:-}" ] && [ -f "$GUEST_DIR/System.map" ]; then
+    run_scenario sane misfit --system-map "$GUEST_DIR/System.map"
+    check_scenario sane misfit
+    expect "$work/misfit.err.txt" '^error: the Linux profile does not fit this kernel' \
+        "misfit: .process used the profile of another kernel"
+    expect "$work/misfit.out.txt" '^waiting: the Linux profile does not fit this kernel' \
+        "misfit: the events do not say why they wait"
+    counts=$(last_counts misfit)
+    case $counts in *" sc=0 "*) ;; *) fail "misfit: events fired with a profile that does not fit: $counts" ;; esac
+    echo "ok: misfit: a profile of another kernel is refused; $counts"
+fi
+
+# Two vCPUs, the second parked by the firmware (real mode, EFER.SCE clear):
+# the hook arms on vCPU 0, says it waits for vCPU 1, and events still fire.
+if [ -z "${HOSTILE_SCENARIOS:-}" ]; then
+    run_scenario sane smp --smp 2
+    check_scenario sane smp
+    expect "$work/smp.out.txt" '^waiting: EFER.SCE is clear on vCPU 1' \
+        "smp: the events do not say they wait for vCPU 1"
+    counts=$(last_counts smp)
+    case $counts in *" sc=0 "*) fail "smp: no events on vCPU 0: $counts" ;; esac
+    echo "ok: smp: vCPU 0 hooked, vCPU 1 waited for; $counts"
+fi

@@ -25,7 +25,8 @@ inspect() {
         "dq $WIN l 40" "dq $WIN+1000 l 8" "u $WIN+5000 l 8" "!dq $MAILBOX l 8" \
         "? printf(\"win %d\\n\", check_address(0x$WIN));" \
         "? printf(\"%llx\\n\", dq(0x$WIN+0x1000));" \
-        '.process' '.thread' 'status' 'events' '~ 0'
+        '.process' '.thread' 'status' 'events' '~ 0' \
+        'db ffffffffffffff00 l 200' '!db 10000000000000 l 10'
 }
 
 # Every event type with a script that counts, so no event stops the guest.
@@ -101,6 +102,10 @@ check_scenario() {
     expect "$o" '^rip=|^rax=' "$name: no registers shown"
     expect "$o" "^ffffffffc0001000  \\?\\?" "$name: the unmapped page was not shown as ????"
     expect "$e" '^error: .*(profile|Linux)' "$name: .process without a profile gave no clear error"
+    expect "$e" '^error: ffffffffffffff00 l 200 passes the end of the address space' \
+        "$name: a range past the end of the address space was not refused"
+    expect "$e" '^error: physical addresses end at 10000000000000' \
+        "$name: a physical address above 52 bits was not refused"
 }
 
 # field_of LINE KEY: KEY=value in LINE (hex)

@@ -303,6 +303,18 @@ static void test_mem_efault(void **state)
     assert_int_equal(tgt_mem_read(f->t, 0, FAKE_VIRT_BASE, b, 8, false), 0);
 }
 
+/* A range that runs into unmapped memory: what is mapped of it, page by page. */
+static void test_mem_read_prefix(void **state)
+{
+    struct fixture *f = *state;
+    static uint8_t b[0x3000];
+    uint64_t end = FAKE_VIRT_BASE + FAKE_MEM_SIZE; /* page aligned: unmapped from here */
+    assert_int_equal(tgt_mem_read_prefix(f->t, 0, end - 0x1008, b, 0x2000, false), 0x1008);
+    assert_int_equal(tgt_mem_read_prefix(f->t, 0, end - 8, b, 16, false), 8);
+    assert_int_equal(tgt_mem_read_prefix(f->t, 0, FAKE_VIRT_BASE, b, 0x20, false), 0x20);
+    assert_int_equal(tgt_mem_read_prefix(f->t, 0, end, b, 16, false), -VMDBG_EFAULT);
+}
+
 /* ---- physical memory ----------------------------------------------------------- */
 
 static void test_phys_bracket(void **state)
@@ -738,6 +750,7 @@ int main(int argc, char **argv)
         T(test_mem_read),
         T(test_mem_write),
         T(test_mem_efault),
+        T(test_mem_read_prefix),
         T(test_phys_bracket),
         T(test_thread_selection),
         T(test_resume_and_stop),

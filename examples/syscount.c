@@ -124,7 +124,7 @@ static int run(vmdbg_t *vm, uint64_t seconds)
 
 int main(int argc, char **argv)
 {
-    struct vmdbg_open_options opt = {0};
+    struct vmdbg_open_options opt = {.out = stderr}; /* vmdbg's notes; stdout has the counts */
     uint64_t nr = VMDBG_ALL, seconds = 0;
     if (parse_args(argc, argv, &opt, &nr, &seconds))
         return usage();

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "script.h"
 #include "session.h"
 #include "trap.h"
 
@@ -261,6 +262,22 @@ static int event_command(const struct vmdbg_event_detail *d, const struct vmdbg_
     return 0;
 }
 
+/* The script alone must compile: the engine reads it from inside `script {
+ * }`, where a stray brace would end it early and the rest would be read as
+ * options. */
+static int check_script(const char *src)
+{
+    struct scr_globals *g = scr_globals_new();
+    if (!g)
+        return err_set(VMDBG_ENOMEM, "out of memory");
+    struct scr_program *prog = NULL;
+    char err[256];
+    int rc = scr_compile(src, (size_t)-1, "script", g, 0, &prog, err, sizeof(err));
+    scr_free(prog);
+    scr_globals_free(g);
+    return rc ? err_set(VMDBG_EINVAL, "%s", err) : 0;
+}
+
 static int add_sdk_event(vmdbg_t *vm, const struct sdk_event *ev)
 {
     if (vm->nevents == vm->cap) {
@@ -295,24 +312,13 @@ static int modify(vmdbg_t *vm, uint32_t id, const char *how)
     return cmd_events(&vm->s, 3, argv);
 }
 
-int vmdbg_event_register(vmdbg_t *vm, const struct vmdbg_event_detail *detail,
-                         const struct vmdbg_event_actions *actions, vmdbg_event_fn callback,
-                         void *arg, uint32_t *id)
+/* The engine's event for detail and actions, and the SDK's record of it. */
+static int create_event(vmdbg_t *vm, const struct vmdbg_event_detail *detail,
+                        const struct vmdbg_event_actions *actions, vmdbg_event_fn callback,
+                        void *arg, uint32_t *id)
 {
-    int rc = need_alive(vm);
-    if (rc)
-        return rc;
-    if (!detail)
-        return err_set(VMDBG_EINVAL, "an event needs its detail");
-    struct vmdbg_event_actions none;
-    vmdbg_event_actions_init(&none);
-    if (!actions)
-        actions = &none;
-    if (!actions->break_to_debugger && !actions->script && !actions->custom_code && !callback)
-        return err_set(VMDBG_EINVAL, "an event needs an action: break, script, code or a "
-                                     "callback");
     struct command_text line = {0};
-    rc = event_command(detail, actions, callback != NULL, &line);
+    int rc = event_command(detail, actions, callback != NULL, &line);
     rc = rc ? rc : run_command(vm, cmd_event, &line);
     buf_free(&line.b);
     if (rc && detail->type == VMDBG_TRAP_EXECUTION_MODE_CHANGED &&
@@ -331,6 +337,36 @@ int vmdbg_event_register(vmdbg_t *vm, const struct vmdbg_event_detail *detail,
     if (id)
         *id = ev.id;
     return 0;
+}
+
+int vmdbg_event_register(vmdbg_t *vm, const struct vmdbg_event_detail *detail,
+                         const struct vmdbg_event_actions *actions, vmdbg_event_fn callback,
+                         void *arg, uint32_t *id)
+{
+    int rc = need_alive(vm);
+    if (rc)
+        return rc;
+    if (!detail)
+        return err_set(VMDBG_EINVAL, "an event needs its detail");
+    struct vmdbg_event_actions none;
+    vmdbg_event_actions_init(&none);
+    if (!actions)
+        actions = &none;
+    if (!actions->break_to_debugger && !actions->script && !actions->custom_code && !callback)
+        return err_set(VMDBG_EINVAL, "an event needs an action: break, script, code or a "
+                                     "callback");
+    if (actions->script && (rc = check_script(actions->script)))
+        return rc;
+    /* An event to be disabled must not run before it is: the guest waits. */
+    bool paused = !detail->is_enabled && vm->s.tgt->running;
+    if (paused && (rc = vmdbg_pause(vm)))
+        return rc;
+    rc = create_event(vm, detail, actions, callback, arg, id);
+    if (paused) {
+        int crc = vmdbg_continue(vm);
+        rc = rc ? rc : crc;
+    }
+    return rc;
 }
 
 int vmdbg_event_enable(vmdbg_t *vm, uint32_t id)

@@ -103,6 +103,8 @@ static void refusals(void)
     a.buffer_size = 0;
     a.script = "printf(";
     CHECK(vmdbg_event_register(vm, &d, &a, NULL, NULL, NULL) == -VMDBG_EINVAL, "bad script");
+    a.script = "printf(\"x\"); } code { cc";
+    CHECK(vmdbg_event_register(vm, &d, &a, NULL, NULL, NULL) == -VMDBG_EINVAL, "stray brace");
     vmdbg_event_actions_init(&a);
     CHECK(vmdbg_event_register(vm, &d, &a, NULL, NULL, NULL) == -VMDBG_EINVAL, "no action");
     d.stage = VMDBG_STAGE_POST;
@@ -202,6 +204,13 @@ int main(int argc, char **argv)
     CHECK(vmdbg_continue(vm) == 0, "continue");
     CHECK(vmdbg_reg_read(vm, VMDBG_CORE_CURRENT, "rip", &rip) == -VMDBG_ESTATE,
           "registers of a running guest");
+    d.optional_param[0] = VMDBG_ALL; /* registered disabled while the guest runs */
+    d.is_enabled = false;
+    a.break_to_debugger = false;
+    CHECK(vmdbg_event_register(vm, &d, &a, count_hits, &disabled_hits, NULL) == 0,
+          "disabled, while running");
+    CHECK(vmdbg_reg_read(vm, VMDBG_CORE_CURRENT, "rip", &rip) == -VMDBG_ESTATE,
+          "the guest does not run on after registering");
     CHECK(vmdbg_wait(vm, 200, &why) == 0, "wait 200 ms");
     if (why == VMDBG_STOP_RUNNING) { /* still booting: pause it */
         CHECK(vmdbg_pause(vm) == 0, "pause");

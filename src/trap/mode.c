@@ -197,12 +197,26 @@ int trap_preactivate_mode(struct trap *tr)
 
 /* ---- arming ---------------------------------------------------------------- */
 
+/* Mark the descriptors not-present, or give them back. Only a byte that
+ * still holds what vmdbg left there is written: a guest that rewrote its
+ * descriptor (or moved its GDT) keeps what it wrote, and is told. */
 static int patch_gdt(struct trap *tr, bool on)
 {
     for (int i = 0; i < tr->npatches; i++) {
         const struct gdt_patch *g = &tr->patches[i];
-        uint8_t b = on ? (uint8_t)(g->orig & 0x7f) : g->orig;
-        int rc = tgt_mem_write(tr->t, g->vcpu, g->addr, &b, 1, false);
+        uint8_t marked = (uint8_t)(g->orig & 0x7f), now;
+        uint8_t want = on ? marked : g->orig, expect = on ? g->orig : marked;
+        int rc = tgt_mem_read(tr->t, g->vcpu, g->addr, &now, 1, false);
+        if (!rc && now == want)
+            continue;
+        if (rc || now != expect) {
+            fprintf(tr->out,
+                    "vmdbg: the GDT descriptor %x of vCPU %d changed under the IRET "
+                    "trap: left as the guest made it\n",
+                    g->selector, g->vcpu);
+            continue;
+        }
+        rc = tgt_mem_write(tr->t, g->vcpu, g->addr, &want, 1, false);
         if (rc)
             return rc;
     }

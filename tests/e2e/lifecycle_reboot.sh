@@ -9,7 +9,7 @@ start_qemu
 mkfifo "$work/cmds"
 # vmdbg reads its commands from a FIFO (-x) so the test decides when it detaches; between
 # commands it waits in `sleep`, which relays stops and arms events.
-timeout 240 "$VMDBG" --attach "unix:$work/gdb.sock" --system-map "$GUEST_DIR/System.map" \
+timeout 290 "$VMDBG" --attach "unix:$work/gdb.sock" --system-map "$GUEST_DIR/System.map" \
     -c '!syscall 6e script { printf("ppid pid=%d %s\n", $pid, $pname); }' -c 'events' -c g \
     -x "$work/cmds" >"$work/vmdbg.out.txt" 2>"$work/vmdbg.err.txt" &
 vmdbg_pid=$!
@@ -61,6 +61,7 @@ guest 'grep -w idt_table /proc/kallsyms'
 run_until "$work/console.txt" '^[0-9a-f]{16} . idt_table' 1 60
 idt=$(grep -E '^[0-9a-f]{16} . idt_table' "$work/console.txt" | tail -n 1 | cut -d' ' -f1)
 printf '%s\n' pause "eq $idt+60 0 0" "eq $idt+80 0 0" "eq $idt+d0 0 0" g >&3
+guest 'echo wake' # the idle shell's next SYSCALL
 boot_again 2
 run_sysloop 40 2
 

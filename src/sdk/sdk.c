@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "linux.h"
 #include "script.h"
 #include "session.h"
 #include "trap.h"
@@ -357,6 +358,11 @@ int vmdbg_event_register(vmdbg_t *vm, const struct vmdbg_event_detail *detail,
                                      "callback");
     if (actions->script && (rc = check_script(actions->script)))
         return rc;
+    /* The engine resumes a stopped dispatch at a position counted from the
+     * newest event: one created now would make it run an event again. */
+    if (trap_hit_pending(vm->s.trap))
+        return err_set(VMDBG_ESTATE, "no new events while the guest waits at an event's hit "
+                                     "(in a callback or at a break): continue first");
     /* An event to be disabled must not run before it is: the guest waits. */
     bool paused = !detail->is_enabled && vm->s.tgt->running;
     if (paused && (rc = vmdbg_pause(vm)))
@@ -398,31 +404,61 @@ int vmdbg_event_short_circuit(vmdbg_t *vm, bool on)
 
 /* ---- running ---------------------------------------------------------------- */
 
+/* The context of a hit from the registers at its break: for when the
+ * engine's copy of the hit is not this one. */
+static uint64_t context_from_regs(enum ev_type type, enum ev_stage stage, const struct tgt_regs *r)
+{
+    switch (type) {
+    case EV_SYSCALL:
+        return r->v[TGT_RAX]; /* the syscall number, in both stages */
+    case EV_SYSRET:
+        return stage == EV_STAGE_PRE ? r->v[TGT_RIP] : 0; /* the SYSRETQ, before it runs */
+    case EV_MODE:
+        return (r->v[TGT_CS] & 3) == 3 ? VMDBG_MODE_USER : VMDBG_MODE_KERNEL; /* the new mode */
+    }
+    return 0;
+}
+
+static void set_task(struct vmdbg_event_hit *h, uint32_t pid, uint32_t tid, const char *comm)
+{
+    h->task_known = true;
+    h->process_id = pid;
+    h->thread_id = tid;
+    size_t n = strnlen(comm, sizeof(h->process_name) - 1);
+    memcpy(h->process_name, comm, n);
+    h->process_name[n] = '\0';
+}
+
 /* The hit of the break the guest waits at, as a callback sees it. The
- * engine asked the session for its task when the event's script began, so
- * the session's copy of that hit has its context and task. */
+ * engine asked the session for the task of the hit when the event's script
+ * began, and the session keeps a copy of that hit: its context and task.
+ * A !mode hit takes its task from the hit it follows (no copy is made), so
+ * it, and any hit the copy is not of, are read from the guest instead. */
 static void describe_hit(vmdbg_t *vm, const struct ev_event *ev, enum ev_stage stage,
                          struct vmdbg_event_hit *h)
 {
     const struct ev_hit *seen = &vm->s.task_seen;
+    int vcpu = seen->type == ev->type ? seen->vcpu : vm->s.tgt->vcpu;
     *h = (struct vmdbg_event_hit){
         .event_id = ev->id,
         .tag = ev->tag,
         .type = (enum vmdbg_event_type)ev->type,
         .stage = stage == EV_STAGE_POST ? VMDBG_STAGE_POST : VMDBG_STAGE_PRE,
-        .core = (uint32_t)vm->s.tgt->vcpu,
+        .core = (uint32_t)vcpu,
     };
-    if (seen->type != ev->type)
+    if (seen->type == ev->type && ev->type != EV_MODE) {
+        h->context = seen->context;
+        if (seen->task.known)
+            set_task(h, (uint32_t)seen->task.pid, (uint32_t)seen->task.tid, seen->task.comm);
         return;
-    h->core = (uint32_t)seen->vcpu;
-    h->context = seen->context;
-    h->task_known = seen->task.known;
-    if (seen->task.known) {
-        h->process_id = (uint32_t)seen->task.pid;
-        h->thread_id = (uint32_t)seen->task.tid;
-        memcpy(h->process_name, seen->task.comm, sizeof(h->process_name));
-        h->process_name[sizeof(h->process_name) - 1] = '\0';
     }
+    struct tgt_regs regs;
+    struct lnx_task_info info;
+    if (tgt_regs_read(vm->s.tgt, vcpu, &regs))
+        return;
+    h->context = context_from_regs(ev->type, stage, &regs);
+    if (vm->s.lnx && !lnx_current(vm->s.lnx, vm->s.tgt, vcpu, &regs, &info))
+        set_task(h, info.tgid, info.pid, info.comm);
 }
 
 /* The guest waits at an event's break: call its callback, then finish the

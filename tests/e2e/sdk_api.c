@@ -41,8 +41,49 @@ struct getppid_counts {
     uint32_t pid[MAX_PIDS];
     unsigned n[MAX_PIDS];
     unsigned npids, hits, bad_rax, bad_hit;
-    int continue_rc;
+    int continue_rc, register_rc;
 };
+
+static int count_hits(vmdbg_t *v, const struct vmdbg_event_hit *hit, void *arg)
+{
+    (void)v;
+    (void)hit;
+    ++*(unsigned *)arg;
+    return VMDBG_CALLBACK_CONTINUE;
+}
+
+/* !mode ku of init (pid 1), which runs the workloads and powers off */
+struct mode_counts {
+    uint32_t pid;
+    int register_rc;
+    unsigned user, kernel, bad;
+};
+static struct mode_counts modes = {.register_rc = 1};
+
+static int on_mode(vmdbg_t *v, const struct vmdbg_event_hit *hit, void *arg)
+{
+    (void)v;
+    struct mode_counts *m = arg;
+    m->user += hit->context == VMDBG_MODE_USER;
+    m->kernel += hit->context == VMDBG_MODE_KERNEL;
+    if ((hit->context != VMDBG_MODE_USER && hit->context != VMDBG_MODE_KERNEL) ||
+        !hit->task_known || hit->process_id != m->pid ||
+        hit->type != VMDBG_TRAP_EXECUTION_MODE_CHANGED)
+        m->bad++;
+    return VMDBG_CALLBACK_CONTINUE;
+}
+
+static void watch_modes(vmdbg_t *v, uint32_t pid)
+{
+    if (modes.register_rc == 0)
+        return;
+    struct vmdbg_event_detail d;
+    vmdbg_event_detail_init(&d, VMDBG_TRAP_EXECUTION_MODE_CHANGED);
+    d.optional_param[0] = VMDBG_MODE_BOTH;
+    d.process_id = pid;
+    modes.pid = pid;
+    modes.register_rc = vmdbg_event_register(v, &d, NULL, on_mode, &modes, NULL);
+}
 
 static int on_getppid(vmdbg_t *v, const struct vmdbg_event_hit *hit, void *arg)
 {
@@ -54,8 +95,12 @@ static int on_getppid(vmdbg_t *v, const struct vmdbg_event_hit *hit, void *arg)
     if (hit->event_id != c->id || hit->type != VMDBG_SYSCALL_HOOK_EFER_SYSCALL ||
         hit->stage != VMDBG_STAGE_PRE || !hit->task_known)
         c->bad_hit++;
-    if (c->hits == 1)
-        c->continue_rc = vmdbg_continue(v); /* refused inside a callback */
+    if (c->hits == 1) { /* refused inside a callback */
+        c->continue_rc = vmdbg_continue(v);
+        struct vmdbg_event_detail d;
+        vmdbg_event_detail_init(&d, VMDBG_SYSCALL_HOOK_EFER_SYSCALL);
+        c->register_rc = vmdbg_event_register(v, &d, NULL, count_hits, &c->hits, NULL);
+    }
     if (!hit->task_known || strcmp(hit->process_name, "sysloop"))
         return VMDBG_CALLBACK_CONTINUE;
     unsigned i = 0;
@@ -78,14 +123,6 @@ static int on_getpid(vmdbg_t *v, const struct vmdbg_event_hit *hit, void *arg)
     (*done)++;
     if (vmdbg_reg_write(v, (int)hit->core, "rax", 4242) || vmdbg_event_short_circuit(v, true))
         printf("error: short-circuit: %s\n", vmdbg_last_error());
-    return VMDBG_CALLBACK_CONTINUE;
-}
-
-static int count_hits(vmdbg_t *v, const struct vmdbg_event_hit *hit, void *arg)
-{
-    (void)v;
-    (void)hit;
-    ++*(unsigned *)arg;
     return VMDBG_CALLBACK_CONTINUE;
 }
 
@@ -193,6 +230,7 @@ int main(int argc, char **argv)
     CHECK(vmdbg_event_clear(vm, cleared) == 0, "clear");
     refusals();
     mode_event();
+    watch_modes(vm, 1);
     d.optional_param[0] = 0x6e;
     a.break_to_debugger = true;
     uint32_t break_id;
@@ -237,6 +275,8 @@ int main(int argc, char **argv)
     CHECK(breaks == 1, "%u breaks, expected 1", breaks);
     CHECK(strstr(text, "eval rax=6e\n") != NULL, "the eval script printed nothing");
     CHECK(counts.continue_rc == -VMDBG_ESTATE, "continue inside a callback");
+    CHECK(counts.register_rc == -VMDBG_ESTATE, "a new event inside a callback: %d",
+          counts.register_rc);
     CHECK(counts.bad_rax == 0 && counts.bad_hit == 0, "%u hits with another rax, %u bad hits",
           counts.bad_rax, counts.bad_hit);
     CHECK(counts.npids == 2, "getppid seen from %u sysloop processes", counts.npids);
@@ -249,6 +289,14 @@ int main(int argc, char **argv)
     CHECK(short_circuited == 1, "getpid short-circuited %u times", short_circuited);
     CHECK(disabled_hits == 0 && cleared_hits == 0, "a disabled (%u) or cleared (%u) event ran",
           disabled_hits, cleared_hits);
+    if (modes.register_rc == 0) {
+        CHECK(modes.user > 0 && modes.kernel > 0 && modes.bad == 0,
+              "mode callbacks: %u user, %u kernel, %u wrong", modes.user, modes.kernel, modes.bad);
+        printf("ok: mode callbacks: %u to user, %u to kernel\n", modes.user, modes.kernel);
+    } else {
+        CHECK(modes.register_rc == -VMDBG_EUNSUP, "mode event from a callback: %d",
+              modes.register_rc);
+    }
     free(text);
     printf("ok: callbacks: %u getppid of %u sysloops, %u each; script messages %u\n", counts.hits,
            counts.npids, n, scripts);

@@ -1,0 +1,111 @@
+#!/bin/sh
+# !mode on the default guest (issue 5): modeloop's user/kernel transitions for its pid.
+# One boot runs modeloop four times as children of the same shell (so getppid, and with it
+# the checksum, is the same each time): unhooked, then under `!mode ku` + `!mode u` +
+# `!mode k` together, then under `!mode u` alone, then `!mode k` alone. Each hooked run is
+# a shell that prints its pid, sleeps while the test creates the events for that pid (the
+# guest is paused meanwhile), and execs modeloop (same pid). Checked: contexts alternate
+# 0,3,0,3; every syscall gives a k and a u; page faults and interrupts are k events too;
+# k and u differ by at most one; only that pid has events; u and k are exact subsets of
+# ku; the workload's final line is the unhooked one. Then the refusals, one line each.
+. "$(dirname "$0")/mode_lib.sh"
+
+# 200 syscalls, 64 fresh pages, a short busy loop (timer ticks), 5 signals, per round
+ML_ARGS='-s 200 -p 64 -l 50000000 -g 5 -b 2'
+TAG_RE='(ku|u|k|uo|ko)'
+
+# the ticker gives the guest other processes making transitions all the time
+mode_start m '
+while :; do echo tick; sleep 1; done &
+for t in base both u k; do
+    sh -c "echo mode-$t pid=\$\$ ppid=\$PPID; [ $t = base ] || sleep 3; exec /bin/modeloop '"$ML_ARGS"'"
+done'
+
+# hooked_run PHASE MODE:TAG...: wait for the phase's shell, create a `!mode MODE` event for
+# its pid per argument (printing "TAG pid=<pid> ctx=<context>"), let modeloop run to its
+# summary, clear the events; sets $pid
+hooked_run() {
+    phase_pid "$1"
+    shift
+    send 'pause'
+    for ev in "$@"; do
+        send "!mode ${ev%%:*} pid 0n$pid script { printf(\"${ev#*:} pid=%d ctx=%x\\n\", \$pid, \$context); }"
+    done
+    send 'g'
+    await "$c" "^modeloop pid=$pid .* err=[0-9]+" 120
+    send 'pause' 'events c all' 'g'
+}
+
+base_line
+hooked_run both ku:ku u:u k:k
+both_pid=$pid
+hooked_run u u:uo
+u_pid=$pid
+hooked_run k k:ko
+k_pid=$pid
+send 'pause' 'events' 'g'
+mode_finish
+
+# every run's summary is the unhooked one
+for p in "$both_pid" "$u_pid" "$k_pid"; do
+    [ "$(final_line "$p")" = "$base" ] || fail "modeloop $p under !mode: '$(final_line "$p")', unhooked: '$base'"
+done
+syscalls=$(echo "$base" | sed 's/.*syscalls=\([0-9]*\) .*/\1/')
+pages=$(echo "$base" | sed 's/.*pages=\([0-9]*\) .*/\1/')
+signals=$(echo "$base" | sed 's/.*signals=\([0-9]*\) .*/\1/')
+
+# lines TAG [CTX]: event lines of TAG (all pids), or those with context CTX
+lines() {
+    grep -E "^$1 pid=[0-9]+ ctx=${2:-[0-9a-f]+}\$" "$o" || true
+}
+n_lines() {
+    lines "$@" | grep -c . || true
+}
+
+# only the target pid, only contexts 0 and 3, nothing malformed
+expect_not "$o" "^$TAG_RE pid=[0-9]+ ctx=[0-9a-f]+ .*" "a malformed event line"
+for tag in ku u k; do
+    other=$(lines "$tag" | grep -vc "^$tag pid=$both_pid " || true)
+    [ "$other" -eq 0 ] || fail "!mode $tag pid $both_pid: $other events of other pids"
+done
+[ "$(lines uo | grep -vc "^uo pid=$u_pid " || true)" -eq 0 ] || fail "!mode u: events of other pids"
+[ "$(lines ko | grep -vc "^ko pid=$k_pid " || true)" -eq 0 ] || fail "!mode k: events of other pids"
+[ "$(lines ku | grep -Evc 'ctx=(0|3)$' || true)" -eq 0 ] || fail "!mode ku: a context other than 0 and 3"
+
+# ku: contexts alternate, one k and one u per syscall, faults and interrupts on top
+seq=$(lines ku | sed 's/.*ctx=//' | tr -d '\n')
+[ -n "$seq" ] || fail "!mode ku pid $both_pid: no events"
+case $seq in *00* | *33*) fail "!mode ku: contexts do not alternate: $(echo "$seq" | grep -Eo '.{0,8}(00|33).{0,8}' | head -n 1)" ;; esac
+nk=$(n_lines ku 0)
+nu=$(n_lines ku 3)
+[ $((nk - nu)) -le 1 ] && [ $((nu - nk)) -le 1 ] || fail "!mode ku: $nk k and $nu u events differ by more than one"
+[ "$nu" -ge "$syscalls" ] || fail "!mode ku: $nu u events for $syscalls syscalls"
+# every getppid, every first touch of a page, every kill is a user->kernel transition
+[ "$nk" -ge $((syscalls + pages + signals)) ] ||
+    fail "!mode ku: $nk k events, expected at least $syscalls syscalls + $pages page faults + $signals kills"
+# u and k in the same run see exactly ku's transitions of their context
+[ "$(n_lines u)" -eq "$nu" ] && [ "$(n_lines u 3)" -eq "$nu" ] ||
+    fail "!mode u: $(n_lines u) events ($(n_lines u 3) with context 3), ku had $nu user transitions"
+[ "$(n_lines k)" -eq "$nk" ] && [ "$(n_lines k 0)" -eq "$nk" ] ||
+    fail "!mode k: $(n_lines k) events ($(n_lines k 0) with context 0), ku had $nk kernel transitions"
+echo "ok: !mode ku pid $both_pid: $nk k + $nu u alternating ($syscalls syscalls, $pages pages, $signals signals); u and k exact subsets"
+
+# alone
+nuo=$(n_lines uo)
+nko=$(n_lines ko)
+[ "$nuo" -ge "$syscalls" ] && [ "$(n_lines uo 3)" -eq "$nuo" ] ||
+    fail "!mode u alone: $nuo events ($(n_lines uo 3) with context 3) for $syscalls syscalls"
+[ "$nko" -ge $((syscalls + pages + signals)) ] && [ "$(n_lines ko 0)" -eq "$nko" ] ||
+    fail "!mode k alone: $nko events ($(n_lines ko 0) with context 0), expected at least $((syscalls + pages + signals))"
+expect "$o" '^no active events' "events were left after events c all"
+echo "ok: !mode u alone $nuo (all context 3), !mode k alone $nko (all context 0); workload lines identical: $base"
+
+# Refusals: one line each, nothing created; preactivate mode is accepted.
+vmdbg_run bad --guest-run 'true' \
+    -c '!mode pid 1' -c '!mode u' -c '!mode u pid all' -c '!mode k pid 5 stage post' \
+    -c '!mode ku pid 5 stage all' -c 'preactivate mode' -c 'events'
+[ "$status" -eq 0 ] || fail "vmdbg exited with $status (refusals)"
+errors=$(grep -c '^error: ' "$work/bad.err.txt" || true)
+[ "$errors" -eq 5 ] || fail "expected 5 one-line errors, got $errors"
+expect "$work/bad.out.txt" '^no active events' "a refused !mode created an event"
+echo "ok: refusals"

@@ -5,7 +5,8 @@
 # `!mode k` together, then under `!mode u` alone, then `!mode k` alone. Each hooked run is
 # a shell that prints its pid, sleeps while the test creates the events for that pid (the
 # guest is paused meanwhile), and execs modeloop (same pid). Checked: contexts alternate
-# 0,3,0,3; every syscall gives a k and a u; page faults and interrupts are k events too;
+# 0,3,0,3; every syscall gives a k and a u; page faults and timer ticks are k events too
+# (told apart by the rip of the k event: LSTAR or the handler);
 # k and u differ by at most one; only that pid has events; u and k are exact subsets of
 # ku; the workload's final line is the unhooked one. Then the refusals, one line each.
 . "$(dirname "$0")/mode_lib.sh"
@@ -22,14 +23,14 @@ for t in base both u k; do
 done'
 
 # hooked_run PHASE MODE:TAG...: wait for the phase's shell, create a `!mode MODE` event for
-# its pid per argument (printing "TAG pid=<pid> ctx=<context>"), let modeloop run to its
+# its pid per argument (printing "TAG pid=<pid> ctx=<context> rip=<rip>"), let modeloop run to its
 # summary, clear the events; sets $pid
 hooked_run() {
     phase_pid "$1"
     shift
     send 'pause'
     for ev in "$@"; do
-        send "!mode ${ev%%:*} pid 0n$pid script { printf(\"${ev#*:} pid=%d ctx=%x\\n\", \$pid, \$context); }"
+        send "!mode ${ev%%:*} pid 0n$pid script { printf(\"${ev#*:} pid=%d ctx=%x rip=%llx\\n\", \$pid, \$context, @rip); }"
     done
     send 'g'
     await "$c" "^modeloop pid=$pid .* err=[0-9]+" 120
@@ -56,24 +57,25 @@ signals=$(echo "$base" | sed 's/.*signals=\([0-9]*\) .*/\1/')
 
 # lines TAG [CTX]: event lines of TAG (all pids), or those with context CTX
 lines() {
-    grep -E "^$1 pid=[0-9]+ ctx=${2:-[0-9a-f]+}\$" "$o" || true
+    grep -E "^$1 pid=[0-9]+ ctx=${2:-[0-9a-f]+} rip=[0-9a-f]+\$" "$o" || true
 }
 n_lines() {
     lines "$@" | grep -c . || true
 }
 
 # only the target pid, only contexts 0 and 3, nothing malformed
-expect_not "$o" "^$TAG_RE pid=[0-9]+ ctx=[0-9a-f]+ .*" "a malformed event line"
+[ "$(grep -E "^$TAG_RE pid=" "$o" | grep -Evc "^$TAG_RE pid=[0-9]+ ctx=[0-9a-f]+ rip=[0-9a-f]+\$" || true)" -eq 0 ] ||
+    fail "a malformed event line"
 for tag in ku u k; do
     other=$(lines "$tag" | grep -vc "^$tag pid=$both_pid " || true)
     [ "$other" -eq 0 ] || fail "!mode $tag pid $both_pid: $other events of other pids"
 done
 [ "$(lines uo | grep -vc "^uo pid=$u_pid " || true)" -eq 0 ] || fail "!mode u: events of other pids"
 [ "$(lines ko | grep -vc "^ko pid=$k_pid " || true)" -eq 0 ] || fail "!mode k: events of other pids"
-[ "$(lines ku | grep -Evc 'ctx=(0|3)$' || true)" -eq 0 ] || fail "!mode ku: a context other than 0 and 3"
+[ "$(lines ku | grep -Evc 'ctx=(0|3) ' || true)" -eq 0 ] || fail "!mode ku: a context other than 0 and 3"
 
 # ku: contexts alternate, one k and one u per syscall, faults and interrupts on top
-seq=$(lines ku | sed 's/.*ctx=//' | tr -d '\n')
+seq=$(lines ku | sed 's/.* ctx=\([0-9a-f]*\) .*/\1/' | tr -d '\n')
 [ -n "$seq" ] || fail "!mode ku pid $both_pid: no events"
 case $seq in *00* | *33*) fail "!mode ku: contexts do not alternate: $(echo "$seq" | grep -Eo '.{0,8}(00|33).{0,8}' | head -n 1)" ;; esac
 nk=$(n_lines ku 0)
@@ -83,6 +85,26 @@ nu=$(n_lines ku 3)
 # every getppid, every first touch of a page, every kill is a user->kernel transition
 [ "$nk" -ge $((syscalls + pages + signals)) ] ||
     fail "!mode ku: $nk k events, expected at least $syscalls syscalls + $pages page faults + $signals kills"
+# Which entry each k event came through: rip is LSTAR for a SYSCALL, the handler's first
+# instruction for an exception or interrupt. The kernel is relocated (KASLR): the slide is
+# LSTAR - entry_SYSCALL_64 in System.map; all are in the top 2 GiB, so 32 bits do.
+lstar=$(grep -Eo 'learned LSTAR=[0-9a-f]+' "$o" | head -n 1 | sed 's/.*=//')
+[ -n "$lstar" ] || fail "LSTAR was not learned"
+map() { awk -v n="$1" '$3 == n { print $1 }' "$GUEST_DIR/System.map" | sed 's/^ffffffff//'; }
+entry=$(map entry_SYSCALL_64)
+# at NAME: the run-time address of kernel symbol NAME
+at() {
+    printf 'ffffffff%08x' $(((0x$(map "$1") + 0x${lstar#ffffffff} - 0x$entry) & 0xffffffff))
+}
+k_at() { lines ku 0 | grep -c " rip=$1\$" || true; }
+n_sys=$(k_at "$lstar")
+n_pf=$(k_at "$(at asm_exc_page_fault)")
+n_tick=$(k_at "$(at asm_sysvec_apic_timer_interrupt)")
+[ "$n_sys" -ge $((syscalls + signals)) ] || fail "!mode ku: $n_sys k events at LSTAR for $syscalls getppid + $signals kill"
+[ "$n_pf" -ge "$pages" ] || fail "!mode ku: $n_pf k events at the page-fault handler for $pages fresh pages"
+[ "$n_tick" -ge 1 ] || fail "!mode ku: no k event at the timer interrupt's handler during the busy loop"
+echo "ok: k events: $n_sys SYSCALLs, $n_pf page faults, $n_tick timer ticks, $((nk - n_sys - n_pf - n_tick)) other"
+
 # u and k in the same run see exactly ku's transitions of their context
 [ "$(n_lines u)" -eq "$nu" ] && [ "$(n_lines u 3)" -eq "$nu" ] ||
     fail "!mode u: $(n_lines u) events ($(n_lines u 3) with context 3), ku had $nu user transitions"

@@ -101,6 +101,7 @@ storm)
     echo "dev.sh: storm of $n events; a hooked syscall takes ~2.5 ms under TCG"
     rc=0
     VMDBG=$build/src/cli/vmdbg GUEST_DIR=$guest_dir E2E_TOOLS=$build/tests/e2e STORM_N=$n \
+        STORM_KEEP=$build/storm-samples.txt \
         sh "$top/tests/e2e/storm.sh" >"$build/storm-run.txt" 2>&1 || rc=$?
     cat "$build/storm-run.txt"
     [ "$rc" -eq 0 ] || exit "$rc"

@@ -88,6 +88,12 @@ min() {
     echo "$m"
 }
 
+# median X...: the median of the non-empty arguments (empty if none)
+median() {
+    printf '%s\n' "$@" | grep -v '^$' | sort -g |
+        awk '{ a[NR] = $1 } END { if (NR) print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
 # stub_run NAME: sets s_cycle and s_g (median us) from one bench_stub run
 stub_run() {
     local src=0

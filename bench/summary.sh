@@ -151,8 +151,8 @@ table() {
     row 'Linux current task per event (prefetched with the registers)' "$(num "$look" '%.0f µs')" "\`g\` alone $(num "$g_rt" '%.0f µs')" "$(num "$look_g" %.2f)" ""
     metric_row 'mixed workload (modeloop), events armed vs never armed' guest slowdown_armed_s '%.2f s' '%.2f s' never %.3f ""
     metric_row 'the same after `events c all`, vs never armed' guest slowdown_cleared_s '%.2f s' '%.2f s' never %.3f "≤ 1.02"
-    metric_row 'the same, QEMU CPU time: events armed vs never armed' guest slowdown_armed_cpu_s '%.2f s' '%.2f s' never %.3f ""
-    metric_row 'the same, QEMU CPU time: after `events c all` vs never armed' guest slowdown_cleared_cpu_s '%.2f s' '%.2f s' never %.3f "≤ 1.02"
+    metric_row 'the same, QEMU CPU time (median): events armed vs never armed' guest slowdown_armed_cpu_s '%.2f s' '%.2f s' never %.3f ""
+    metric_row 'the same, QEMU CPU time (median): after `events c all` vs never armed' guest slowdown_cleared_cpu_s '%.2f s' '%.2f s' never %.3f "≤ 1.02"
     if [ -r "$build/storm-last.txt" ]; then
         storm=$(cat "$build/storm-last.txt")
         sf() { echo "$storm" | grep -Eo "(^| )$1=[^ ]+" | head -n 1 | sed 's/.*=//'; }
@@ -163,7 +163,8 @@ table() {
 }
 
 tbl=$(table)
-when=$(tr '\n' ' ' <"$out/when.txt" 2>/dev/null | sed 's/ $//')
+when=
+[ -r "$out/when.txt" ] && when="$(sed -n 1p "$out/when.txt") with $(sed -n 2p "$out/when.txt")"
 printf '%s\n\n%s\n' "$tbl" "Measured ${when:-(date unknown)} by \`./dev.sh bench-summary\`."
 
 if [ -n "$readme" ]; then

@@ -68,13 +68,14 @@ expect_not "$work/storm.err.txt" '^error: '
 # RSS: the first sample with a quarter of the events in (buffers, caches and QEMU's
 # connection are warm by then) against the last one taken while vmdbg was alive
 first=$(awk -v q=$((N / 4)) '$2 >= q { print; exit }' "$samples")
+early=$(awk '$2 > 0 { print $3; exit }' "$samples")
 last=$(tail -n 1 "$samples")
 [ -n "$first" ] || fail "no RSS sample after $((N / 4)) events (run too short to sample?)"
 rss_start=$(echo "$first" | cut -d' ' -f3)
 rss_end=$(echo "$last" | cut -d' ' -f3)
 events_between=$(($(echo "$last" | cut -d' ' -f2) - $(echo "$first" | cut -d' ' -f2)))
 growth=$((rss_end - rss_start))
-echo "storm: n=$N json=$jsoncount stdout=$textcount rss_start_kib=$rss_start" \
+echo "storm: n=$N json=$jsoncount stdout=$textcount rss_first_events_kib=$early rss_start_kib=$rss_start" \
     "rss_end_kib=$rss_end growth_kib=$growth events_between_samples=$events_between" \
     "duration_s=$duration samples=$(wc -l <"$samples")"
 if [ -n "${STORM_KEEP:-}" ]; then cp "$samples" "$STORM_KEEP"; fi

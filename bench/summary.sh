@@ -55,10 +55,11 @@ run() {
 
 if [ "$saved" -eq 0 ]; then
     export VMDBG_GUEST_DIR=$guest_dir
-    reps=1000 ev_opts=() guest_opts=() script_iters=200000
+    reps=1000 ev_opts=() guest_opts=() mode_opts=() script_iters=200000
     if [ "$quick" -eq 1 ]; then
         reps=100 script_iters=20000
         ev_opts=(--n 200 --rounds 1 --reps 100)
+        mode_opts=(--rounds 1 --reps 100)
         guest_opts=(--n 200 --rounds 1 --slow-rounds 1 --reps 100 --workload '/bin/modeloop -s 50 -l 200000000 -b 1')
     fi
     run stub "$stub" --guest-dir "$guest_dir" --reps "$reps"
@@ -66,6 +67,8 @@ if [ "$saved" -eq 0 ]; then
         --guest-dir "$guest_dir" --keep "$out/events-files" "${ev_opts[@]}"
     run guest bash "$here/guest/run.sh" --vmdbg "$vmdbg" --bench-stub "$stub" \
         --guest-dir "$guest_dir" --keep "$out/guest-files" "${guest_opts[@]}"
+    run mode bash "$here/mode/run.sh" --vmdbg "$vmdbg" --bench-stub "$stub" \
+        --guest-dir "$guest_dir" --keep "$out/mode-files" "${mode_opts[@]}"
     run linux "$build/bench/linux/bench_linux"
     run script "$build/bench/script/bench_script" "$script_iters"
     date -u '+%Y-%m-%d %H:%M UTC' >"$out/when.txt"
@@ -142,6 +145,11 @@ table() {
     metric_row "\`sysloop ${ev_n:-N}\` wall, \`!syscall 6e script\` vs no events" events workload_wall_s '%.2f s' '%.4f s' "no events" %.0f ""
     metric_row 'counting getppid calls, vmdbg vs gdb (wall)' events vmdbg_vs_gdb_wall_s '%.2f s' '%.2f s' gdb %.2f "≤ 0.33"
     metric_row 'tracing getppid with results, vmdbg vs strace in the guest (per call)' guest trace_vmdbg_vs_strace_us '%.0f µs' '%.0f µs' strace %.1f ""
+    if [ -r "$out/mode.txt" ]; then
+        metric_row 'handler per stop, `!mode ku pid P script`' mode handler_mode_us '%.0f µs' '%.0f µs' cycle %.2f "≤ 0.5"
+        metric_row 'stops per delivered `!mode` transition, syscall neighbour' mode stops_per_transition_sys_neighbour '%.2f' '%.2f' "P alone" %.2f "value ≤ 1.2"
+        metric_row 'modeloop wall, `!mode ku pid P` vs no events' mode workload_wall_s '%.2f s' '%.2f s' "no events" %.1f ""
+    fi
     script_row 'script VM: counter' counter
     script_row 'script VM: filter + printf' 'filter+printf'
     script_row 'script VM: 64-byte loop' 'sum 64 bytes'

@@ -77,7 +77,8 @@ struct vmdbg_open_options {
  * register events, then vmdbg_continue(). */
 int vmdbg_open(const struct vmdbg_open_options *opt, vmdbg_t **out);
 /* Remove every event (the guest is restored exactly), stop QEMU when we
- * launched it, or detach and leave the guest running. NULL is ignored. */
+ * launched it, or detach and leave the guest running. NULL is ignored, and
+ * so is a call from a callback. */
 void vmdbg_close(vmdbg_t *vm);
 
 /* ---- events: HyperDbg's DEBUGGER_GENERAL_EVENT_DETAIL and _ACTION --------- */

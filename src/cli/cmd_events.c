@@ -111,8 +111,13 @@ int session_events_init(struct session *s)
 void session_events_free(struct session *s)
 {
     if (s->trap && s->tgt && !s->tgt->exited && s->tgt->running) {
+        /* The guest must be stopped to restore it. A stop at a hook that
+         * races the pause is an event's: the trap layer finishes it (left
+         * alone, its SYSCALL would reach the guest as a #UD). */
         struct tgt_stop stop;
-        tgt_pause(s->tgt, &stop, 5000); /* the guest must be stopped to restore it */
+        enum trap_verdict v;
+        if (session_stop(s, &stop, &v) && !s->tgt->exited && s->tgt->running)
+            tgt_pause(s->tgt, &stop, 5000);
     }
     trap_free(s->trap);
     s->trap = NULL;

@@ -92,7 +92,7 @@ int vmdbg_open(const struct vmdbg_open_options *opt, vmdbg_t **out)
 
 void vmdbg_close(vmdbg_t *vm)
 {
-    if (!vm)
+    if (!vm || vm->in_callback) /* the callback's caller still uses the handle */
         return;
     /* An attached guest lives on: put EFER and the breakpoints back first. */
     if (!vm->s.launched && vm->s.tgt && !vm->s.tgt->exited) {
@@ -597,9 +597,10 @@ int vmdbg_wait(vmdbg_t *vm, int timeout_ms, enum vmdbg_stop_reason *reason)
         uint64_t left_ms = (deadline - now) / 1000000u;
         struct tgt_stop stop;
         int rc = tgt_wait(vm->s.tgt, &stop, 0);
-        if (rc == 0)
+        if (rc == 0) {
             take_stop(vm, &stop);
-        else if (rc == -VMDBG_ETIMEOUT)
+            console_drain(&vm->s); /* a full console would hold the guest up */
+        } else if (rc == -VMDBG_ETIMEOUT)
             idle(vm, left_ms < ARM_POLL_MS ? (int)left_ms + 1 : ARM_POLL_MS);
         else
             return rc;

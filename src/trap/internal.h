@@ -124,7 +124,9 @@ struct trap {
     int npatches;
     bool iret_armed; /* descriptors patched, #NP breakpoint in */
     bool entry_bps;
-    uint64_t mode_user; /* vCPUs where a watched process runs in user mode */
+    uint64_t mode_user;  /* vCPUs where a watched process runs in user mode */
+    bool entries_wanted; /* the entry traps stay in (taken out lazily) */
+    uint64_t idt_read_ns;
     struct held_thread held[TRAP_MAX_HELD];
     int nheld;
     bool warned_hold;

@@ -20,6 +20,7 @@
 #define GDT_SCAN_ENTRIES 32
 #define NP_FRAME_READ    0x60 /* error code + frame, and the IRET frame just above */
 #define IRETQ_LEN        2
+#define IDT_REREAD_NS    1000000000ull /* the IDT is compared again at most once a second */
 
 static const uint8_t iretq_bytes[IRETQ_LEN] = {0x48, 0xcf};
 
@@ -86,8 +87,12 @@ static int find_entries(struct trap *tr)
 {
     uint8_t idt[TRAP_IDT_BYTES];
     size_t len = tr->idt_len;
+    uint64_t now = now_ns();
+    if (tr->idt_seen && now - tr->idt_read_ns < IDT_REREAD_NS)
+        return 0;
     if (tgt_mem_read(tr->t, 0, tr->idt_base, idt, len, false))
         return -VMDBG_ESTATE;
+    tr->idt_read_ns = now;
     if (tr->idt_seen && !memcmp(idt, tr->idt_copy, len))
         return 0;
     memcpy(tr->idt_copy, idt, len);
@@ -253,7 +258,9 @@ static int arm_entries(struct trap *tr, bool on)
 
 int md_arm(struct trap *tr, bool on)
 {
-    int rc = arm_entries(tr, on && tr->mode_user != 0);
+    if (!on)
+        tr->entries_wanted = false;
+    int rc = arm_entries(tr, on && tr->entries_wanted);
     return rc ? rc : arm_iret(tr, on);
 }
 
@@ -356,10 +363,23 @@ static void release(struct trap *tr, struct ev_hit *hit)
 
 /* ---- transitions ----------------------------------------------------------- */
 
+/* A watched process in user mode needs the entry traps. They are taken out
+ * lazily: not when it enters the kernel (it is usually back in user mode
+ * soon, and 30-odd breakpoints in and out at every syscall cost more than
+ * the stop itself), but at the first entry that is not its own. */
 static void note_user(struct trap *tr, int vcpu, bool watched_in_user)
 {
     uint64_t bit = 1ull << vcpu;
     tr->mode_user = watched_in_user ? tr->mode_user | bit : tr->mode_user & ~bit;
+    if (watched_in_user)
+        tr->entries_wanted = true;
+}
+
+static void entry_not_watched(struct trap *tr, int vcpu)
+{
+    note_user(tr, vcpu, false);
+    if (!tr->mode_user)
+        tr->entries_wanted = false;
 }
 
 /* The pending hit becomes the !mode transition to context (0 or 3) with
@@ -409,6 +429,7 @@ int md_user_entry(struct trap *tr, int vcpu, const struct tgt_regs *regs, enum p
     p->pass = pass;
     if (!begin_transition(tr, 0, MODE_ENTRY)) {
         p->active = false;
+        entry_not_watched(tr, vcpu);
         return trap_pass_handler(tr, vcpu, regs, pass);
     }
     return trap_run_hit(tr, verdict);
@@ -421,8 +442,11 @@ int md_on_entry(struct trap *tr, int vcpu, const struct tgt_regs *regs,
     struct x86_iret_frame f;
     *verdict = TRAP_RESUMED;
     tr->st.entries++;
-    if (trap_read_frame(tr, vcpu, regs->v[TGT_RSP] + entry->frame_off, spec, &f) || (f.cs & 3) != 3)
+    if (trap_read_frame(tr, vcpu, regs->v[TGT_RSP] + entry->frame_off, spec, &f) ||
+        (f.cs & 3) != 3) {
+        entry_not_watched(tr, vcpu); /* the kernel's own interrupt */
         return trap_pass_handler(tr, vcpu, regs, entry->pass);
+    }
     return md_user_entry(tr, vcpu, regs, entry->pass, verdict);
 }
 

@@ -62,6 +62,10 @@ int ev_create(struct ev_engine *e, const char *line)
     ev->id = e->next_id++;
     ev->tag = EV_TAG_SEED + ev->id;
     e->events[e->count++] = ev;
+    /* A hit waiting at a break walks from the newest event: keep its place
+     * (the new event joins with the next hit, as in HyperDbg). */
+    if (e->current)
+        e->current->next++;
     return 0;
 }
 

@@ -323,6 +323,28 @@ static void test_break_and_deferred_clear(void **state)
     done(e, &f);
 }
 
+/* An event created while a hit waits at a break joins with the next hit;
+ * the waiting hit goes on where it stopped (nothing runs twice). */
+static void test_create_at_break(void **state)
+{
+    (void)state;
+    struct fake f;
+    struct ev_engine *e = engine(&f);
+    assert_int_equal(ev_create(e, "!sysret script { printf(\"a \"); }"), 0);
+    assert_int_equal(ev_create(e, "!sysret"), 0); /* break */
+    assert_int_equal(ev_create(e, "!sysret script { printf(\"c \"); }"), 0);
+    struct ev_hit hit;
+    hit_init(&hit, EV_SYSRET, 0, 0xffffffff81000000ull);
+    assert_int_equal(ev_dispatch(e, &hit, EV_STAGE_PRE), EV_BREAK);
+    assert_int_equal(ev_create(e, "!sysret script { printf(\"d \"); }"), 0);
+    assert_int_equal(ev_dispatch(e, &hit, EV_STAGE_PRE), EV_DONE);
+    assert_string_equal(output(&f), "c a ");
+    hit_init(&hit, EV_SYSRET, 0, 0xffffffff81000000ull);
+    assert_int_equal(ev_dispatch(e, &hit, EV_STAGE_PRE), EV_BREAK);
+    assert_string_equal(output(&f), "c a d c ");
+    done(e, &f);
+}
+
 static void test_imm_no_holds_messages(void **state)
 {
     (void)state;
@@ -367,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_short_circuit),
         cmocka_unit_test(test_native_condition_and_code),
         cmocka_unit_test(test_break_and_deferred_clear),
+        cmocka_unit_test(test_create_at_break),
         cmocka_unit_test(test_imm_no_holds_messages),
         cmocka_unit_test(test_eval),
     };

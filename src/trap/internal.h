@@ -12,6 +12,7 @@
 #define TRAP_MAX_PATCHES 128 /* user code descriptors marked not-present, all vCPUs */
 #define TRAP_MAX_HELD    16  /* threads held by a short-circuited !mode u */
 #define TRAP_IDT_BYTES   (256 * 16)
+#define MD_NP_READ       0x60 /* at an #NP: error code + frame, the IRET frame above */
 
 /* How a hit's instruction completes. */
 enum completion {
@@ -127,6 +128,7 @@ struct trap {
     uint64_t mode_user;  /* vCPUs where a watched process runs in user mode */
     bool entries_wanted; /* the entry traps stay in (taken out lazily) */
     uint64_t idt_read_ns;
+    uint64_t spec_np_rsp[TRAP_MAX_VCPUS], spec_np_rip[TRAP_MAX_VCPUS];
     struct held_thread held[TRAP_MAX_HELD];
     int nheld;
     bool warned_hold;
@@ -211,7 +213,10 @@ int md_prepare(struct trap *tr);
  * runs in user mode. Exact restoration when off. */
 int md_arm(struct trap *tr, bool on);
 const struct entry_trap *md_entry_at(const struct trap *tr, uint64_t rip);
-int md_on_np(struct trap *tr, int vcpu, const struct tgt_regs *regs, enum trap_verdict *verdict);
+/* spec: NULL, or the #NP frame (MD_NP_READ bytes) and IRETQ bytes read with
+ * the registers at the last hit's addresses */
+int md_on_np(struct trap *tr, int vcpu, const struct tgt_regs *regs, const struct tgt_mem_req *spec,
+             enum trap_verdict *verdict);
 int md_on_entry(struct trap *tr, int vcpu, const struct tgt_regs *regs,
                 const struct entry_trap *entry, const struct tgt_mem_req *spec,
                 enum trap_verdict *verdict);

@@ -18,7 +18,6 @@
 #define UD_VECTOR        6
 #define NP_VECTOR        11
 #define GDT_SCAN_ENTRIES 32
-#define NP_FRAME_READ    0x60 /* error code + frame, and the IRET frame just above */
 #define IRETQ_LEN        2
 #define IDT_REREAD_NS    1000000000ull /* the IDT is compared again at most once a second */
 
@@ -464,7 +463,7 @@ static bool patched_selector(const struct trap *tr, uint64_t error_code)
 static int iret_frame(struct trap *tr, int vcpu, uint64_t np_rsp, const uint8_t *np_raw,
                       uint64_t frame_rsp, struct x86_iret_frame *f)
 {
-    if (frame_rsp >= np_rsp && frame_rsp - np_rsp + 40 <= NP_FRAME_READ) {
+    if (frame_rsp >= np_rsp && frame_rsp - np_rsp + 40 <= MD_NP_READ) {
         const uint8_t *b = np_raw + (frame_rsp - np_rsp);
         *f = (struct x86_iret_frame){trap_le64(b), trap_le64(b + 8), trap_le64(b + 16),
                                      trap_le64(b + 24), trap_le64(b + 32)};
@@ -489,13 +488,27 @@ static int run_with_present(struct trap *tr, int vcpu, struct tgt_regs *at, stru
     return rc ? rc : rc2;
 }
 
-int md_on_np(struct trap *tr, int vcpu, const struct tgt_regs *regs, enum trap_verdict *verdict)
+/* The bytes at addr: from the read made with the registers when it was
+ * there, else read now. */
+static int read_or_spec(struct trap *tr, int vcpu, uint64_t addr, void *buf, size_t len,
+                        const struct tgt_mem_req *spec)
 {
-    uint8_t raw[NP_FRAME_READ], insn[IRETQ_LEN];
+    if (spec && spec->status == 0 && spec->addr == addr && spec->len == len) {
+        memcpy(buf, spec->buf, len);
+        return 0;
+    }
+    return tgt_mem_read(tr->t, vcpu, addr, buf, len, false);
+}
+
+int md_on_np(struct trap *tr, int vcpu, const struct tgt_regs *regs, const struct tgt_mem_req *spec,
+             enum trap_verdict *verdict)
+{
+    uint8_t raw[MD_NP_READ], insn[IRETQ_LEN];
     uint64_t rsp = regs->v[TGT_RSP];
     *verdict = TRAP_RESUMED;
-    if (tgt_mem_read(tr->t, vcpu, rsp, raw, sizeof(raw), false))
+    if (read_or_spec(tr, vcpu, rsp, raw, sizeof(raw), spec))
         return trap_pass_handler(tr, vcpu, regs, tr->np_pass);
+    tr->spec_np_rsp[vcpu] = rsp;
     uint64_t error_code = trap_le64(raw);
     struct x86_iret_frame f = {trap_le64(raw + 8), trap_le64(raw + 16), trap_le64(raw + 24),
                                trap_le64(raw + 32), trap_le64(raw + 40)};
@@ -513,7 +526,8 @@ int md_on_np(struct trap *tr, int vcpu, const struct tgt_regs *regs, enum trap_v
     struct x86_iret_frame ret;
     bool stepped = false;
     int rc;
-    if (tgt_mem_read(tr->t, vcpu, f.rip, insn, sizeof(insn), false) == 0 &&
+    tr->spec_np_rip[vcpu] = f.rip;
+    if (read_or_spec(tr, vcpu, f.rip, insn, sizeof(insn), spec ? spec + 1 : NULL) == 0 &&
         !memcmp(insn, iretq_bytes, IRETQ_LEN) && iret_frame(tr, vcpu, rsp, raw, f.rsp, &ret) == 0) {
         user = at;
         user.v[TGT_RIP] = ret.rip;

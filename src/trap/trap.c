@@ -369,9 +369,9 @@ int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict
     int vcpu = stop->vcpu >= 0 && stop->vcpu < tr->nvcpus ? stop->vcpu : 0;
     /* One round trip: all registers, plus the #UD frame and the
      * instruction where the last hit on this vCPU had them. */
-    uint8_t frame[40], insn[2], sysret[3];
+    uint8_t frame[40], insn[2], sysret[3], np_frame[MD_NP_READ], np_insn[2];
     const struct entry_trap *entry;
-    struct tgt_mem_req spec[3 + TRAP_OS_PREFETCH_MAX] = {
+    struct tgt_mem_req spec[5 + TRAP_OS_PREFETCH_MAX] = {
         {.addr = tr->spec_frame[vcpu], .len = sizeof(frame), .buf = frame},
         {.addr = tr->spec_rip[vcpu], .len = sizeof(insn), .buf = insn},
     };
@@ -388,6 +388,15 @@ int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict
         sysret_req = &spec[nspec];
         spec[nspec++] =
             (struct tgt_mem_req){.addr = tr->sysret_addr[0], .len = sizeof(sysret), .buf = sysret};
+    }
+    /* !mode: the #NP frame and IRETQ where the last IRET trap had them */
+    struct tgt_mem_req *np_req = NULL;
+    if (tr->iret_armed && !expect_sysret && tr->spec_np_rsp[vcpu]) {
+        np_req = &spec[nspec];
+        spec[nspec++] = (struct tgt_mem_req){
+            .addr = tr->spec_np_rsp[vcpu], .len = sizeof(np_frame), .buf = np_frame};
+        spec[nspec++] = (struct tgt_mem_req){
+            .addr = tr->spec_np_rip[vcpu], .len = sizeof(np_insn), .buf = np_insn};
     }
     struct tgt_mem_req *os_reqs = NULL;
     size_t nos = tr->os.prefetch ? tr->os.prefetch(tr->os.ctx, vcpu, &os_reqs) : 0;
@@ -409,7 +418,7 @@ int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict
     else if (tr->sysret_bps && sr_is_sysret(tr, rip))
         rc = sr_on_hit(tr, vcpu, &regs, sysret_req, verdict);
     else if (tr->iret_armed && rip == tr->np_handler)
-        rc = md_on_np(tr, vcpu, &regs, verdict);
+        rc = md_on_np(tr, vcpu, &regs, np_req, verdict);
     else if (tr->entry_bps && (entry = md_entry_at(tr, rip)) != NULL)
         rc = md_on_entry(tr, vcpu, &regs, entry, nspec ? &spec[0] : NULL, verdict);
     else

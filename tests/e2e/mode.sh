@@ -28,13 +28,29 @@ done'
 hooked_run() {
     phase_pid "$1"
     shift
-    send 'pause'
+    # vCPU 0's user code descriptor (GDT[6], Linux's cpu_entry_area alias) and EFER
+    # before, while armed and after the clear: the IRET trap marks it not-present
+    send 'pause' "dq $GDT_USER_CS l 8" 'r efer'
     for ev in "$@"; do
         send "!mode ${ev%%:*} pid 0n$pid script { printf(\"${ev#*:} pid=%d ctx=%x rip=%llx\\n\", \$pid, \$context, @rip); }"
     done
     send 'g'
     await "$c" "^modeloop pid=$pid .* err=[0-9]+" 120
-    send 'pause' 'events c all' 'g'
+    send 'pause' "dq $GDT_USER_CS l 8" 'events c all' "dq $GDT_USER_CS l 8" 'r efer' 'g'
+}
+GDT_USER_CS=fffffe0000001030
+
+# restored PID: the descriptor and EFER of the first hooked run as they were before it
+restored() {
+    d=$(grep "^$GDT_USER_CS  " "$o" | head -3 | awk '{print $2}')
+    before=$(echo "$d" | sed -n 1p) armed=$(echo "$d" | sed -n 2p) after=$(echo "$d" | sed -n 3p)
+    [ -n "$after" ] || fail "the GDT descriptor could not be read: '$d'"
+    [ "$armed" = "$(printf '%016x' $((0x$before & ~(1 << 47))))" ] ||
+        fail "armed: GDT[6] $armed, expected $before with P clear"
+    [ "$after" = "$before" ] || fail "after the clear: GDT[6] $after, before $before"
+    e=$(grep -Eo '^efer=[0-9a-f]+' "$o" | head -2)
+    [ "$(echo "$e" | sed -n 1p)" = "$(echo "$e" | sed -n 2p)" ] || fail "EFER not restored: $e"
+    echo "ok: GDT[6] $before -> $armed (armed) -> $after, $(echo "$e" | sed -n 2p) before and after"
 }
 
 base_line
@@ -47,6 +63,7 @@ k_pid=$pid
 send 'pause' 'events' 'g'
 mode_finish
 
+restored
 # every run's summary is the unhooked one
 for p in "$both_pid" "$u_pid" "$k_pid"; do
     [ "$(final_line "$p")" = "$base" ] || fail "modeloop $p under !mode: '$(final_line "$p")', unhooked: '$base'"

@@ -60,7 +60,11 @@ run_sysloop 30 1
 guest 'grep -w idt_table /proc/kallsyms'
 run_until "$work/console.txt" '^[0-9a-f]{16} . idt_table' 1 60
 idt=$(grep -E '^[0-9a-f]{16} . idt_table' "$work/console.txt" | tail -n 1 | cut -d' ' -f1)
-printf '%s\n' pause "eq $idt+60 0 0" "eq $idt+80 0 0" "eq $idt+d0 0 0" g >&3
+printf '%s\n' pause "eq $idt+60 0 0" "eq $idt+80 0 0" "eq $idt+d0 0 0" \
+    '? printf("gates cleared\n");' g >&3
+# vmdbg may still be working through queued `sleep`s: the shell must not run its next
+# command before the gates are gone
+run_until "$work/vmdbg.out.txt" '^gates cleared' 1 60
 guest 'echo wake' # the idle shell's next SYSCALL
 boot_again 2
 run_sysloop 40 2

@@ -10,7 +10,9 @@ start_qemu -no-reboot
 guest '(while true; do /bin/sysloop 20; sleep 0.2; done) &'
 wait_for "$work/console.txt" '^sysloop .* err=0' 60
 
-timeout 120 "$VMDBG" --attach "unix:$work/gdb.sock" \
+# the profile says the kernel is up at once (without one, vmdbg waits to see a vCPU in user
+# mode, which an idle guest shows to its 200 ms polls only now and then)
+timeout 120 "$VMDBG" --attach "unix:$work/gdb.sock" --system-map "$GUEST_DIR/System.map" \
     -c '!syscall 6e script { printf("ppid %d\n", $context); }' -c g </dev/null \
     >"$work/vmdbg.out.txt" 2>"$work/vmdbg.err.txt" &
 vmdbg_pid=$!

@@ -4,10 +4,10 @@
  *    selector) on the kernel stack; a breakpoint on the #NP handler
  *    emulates the IRETQ from the original frame;
  *  - the IDT-entry traps: breakpoints where the handlers start; a hit whose
- *    frame has a user CS is a user->kernel transition. They are armed only
- *    while a watched process runs in user mode (from its return to user
- *    mode to its next entry), so a busy kernel's timer ticks cost nothing
- *    the rest of the time;
+ *    frame has a user CS is a user->kernel transition. They go in when a
+ *    watched process returns to user mode and come out at the first entry
+ *    that is not its own, so a busy kernel's timer ticks cost nothing while
+ *    the process sleeps;
  *  - holding a thread whose return to user mode was short-circuited: it is
  *    sent back into the kernel through the OS's yield syscall, again and
  *    again, and gets its registers back when it is let go. */
@@ -94,11 +94,11 @@ static int find_entries(struct trap *tr)
     tr->idt_read_ns = now;
     if (tr->idt_seen && !memcmp(idt, tr->idt_copy, len))
         return 0;
-    memcpy(tr->idt_copy, idt, len);
-    tr->idt_seen = true;
-    struct x86_gate np;
-    x86_decode_gate(idt + NP_VECTOR * 16, &np);
-    if (len < (NP_VECTOR + 1) * 16 || !np.present || !x86_is_kernel_half(np.offset))
+    tr->idt_seen = false; /* until the entries of this IDT are all found */
+    struct x86_gate np = {0};
+    if (len >= (NP_VECTOR + 1) * 16)
+        x86_decode_gate(idt + NP_VECTOR * 16, &np);
+    if (!np.present || !x86_is_kernel_half(np.offset))
         return err_set(VMDBG_EUNSUP, "the guest's IDT has no #NP handler: IRETs to user mode "
                                      "cannot be trapped");
     uint8_t first[4];
@@ -120,6 +120,10 @@ static int find_entries(struct trap *tr)
         x86_decode_gate(idt + v * 16, &g);
         if (g.present && v != UD_VECTOR && v != NP_VECTOR && x86_is_kernel_half(g.offset))
             rc = add_entry(tr, v, g.offset);
+    }
+    if (!rc) {
+        memcpy(tr->idt_copy, idt, len);
+        tr->idt_seen = true;
     }
     return rc;
 }

@@ -36,6 +36,8 @@ struct session {
     int task_req_vcpu;              /* their vCPU, -1 when there are none to use */
     struct ev_hit task_seen;        /* the last hit the engine asked the task of (the
                                        SDK reads a break's context and task from it) */
+    uint64_t arming_next_ns;        /* session_poll_arming: when the next poll is due */
+    uint64_t arming_jitter;         /* its xorshift state */
 };
 
 /* Run one command line. Errors are printed as one line on stderr and
@@ -78,6 +80,9 @@ bool session_check_stop(struct session *s, int timeout_ms);
 /* Events waiting for the guest kernel: stop the guest briefly and arm
  * them if it is ready now (called periodically while the guest runs). */
 void session_poll_arming(struct session *s);
+/* How long a caller that waits for the guest may block before it calls
+ * session_poll_arming again: at most cap_ms. */
+int session_poll_timeout_ms(const struct session *s, int cap_ms);
 /* Forward whatever the guest console has produced, without blocking. */
 void console_drain(struct session *s);
 

@@ -221,16 +221,39 @@ static int nothing(struct session *s, void *arg)
     return 0;
 }
 
-#define ARMING_POLL_NS 200000000ull /* each poll stops the guest: not too often */
+static bool arming_polled(const struct session *s)
+{
+    return s->trap && trap_waiting(s->trap) && s->tgt->running && !s->tgt->exited;
+}
+
+/* The interval, jittered by -25..+25 %: a guest that alternates kernel and
+ * user phases at a fixed period must not be sampled in step with it. */
+static uint64_t next_interval(struct session *s)
+{
+    uint64_t x = s->arming_jitter ? s->arming_jitter : now_ns() | 1;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    s->arming_jitter = x;
+    uint64_t base = trap_poll_interval_ns(s->trap);
+    return base - base / 4 + x % (base / 2 + 1);
+}
 
 void session_poll_arming(struct session *s)
 {
-    static uint64_t last;
     uint64_t now = now_ns();
-    if (!s->trap || !trap_waiting(s->trap) || !s->tgt->running || s->tgt->exited ||
-        now - last < ARMING_POLL_NS)
+    if (!arming_polled(s) || now < s->arming_next_ns)
         return;
-    last = now;
+    s->arming_next_ns = now + next_interval(s);
     if (with_guest_stopped(s, nothing, NULL))
         fprintf(stderr, "error: arming events: %s\n", vmdbg_last_error());
+}
+
+int session_poll_timeout_ms(const struct session *s, int cap_ms)
+{
+    if (!arming_polled(s))
+        return cap_ms;
+    uint64_t now = now_ns();
+    uint64_t ms = now >= s->arming_next_ns ? 0 : (s->arming_next_ns - now) / 1000000u + 1;
+    return ms < (uint64_t)cap_ms ? (int)ms : cap_ms;
 }

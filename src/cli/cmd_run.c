@@ -103,7 +103,7 @@ int cmd_sleep(struct session *s, int argc, char **argv)
         };
         uint64_t left = (deadline - now_ns()) / 1000000u;
         if (!(s->tgt->running && tgt_has_buffered(s->tgt)))
-            poll(pfd, 2, (int)(left > 250 ? 250 : left + 1));
+            poll(pfd, 2, session_poll_timeout_ms(s, (int)(left > 250 ? 250 : left + 1)));
         console_drain(s);
         /* A stop for the user (an event's break) ends the sleep early. */
         if (s->tgt->running && session_check_stop(s, 0))

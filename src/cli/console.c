@@ -406,7 +406,7 @@ int console_loop(struct session *s)
         stub = n;
         pfd[n++] = (struct pollfd){.fd = tgt_poll_fd(s->tgt), .events = POLLIN};
         bool buffered = s->tgt->running && tgt_has_buffered(s->tgt);
-        int pr = poll(pfd, (nfds_t)n, buffered ? 0 : 250);
+        int pr = poll(pfd, (nfds_t)n, buffered ? 0 : session_poll_timeout_ms(s, 250));
         if (pr < 0 && errno != EINTR)
             break;
         if (buffered)
@@ -417,10 +417,9 @@ int console_loop(struct session *s)
             relay_stdin(s, &stdin_open);
         if (pfd[stub].revents && s->tgt->running)
             session_check_stop(s, 0);
-        if (pr == 0) {
+        if (pr == 0)
             check_qemu_alive(s);
-            session_poll_arming(s);
-        }
+        session_poll_arming(s); /* due or not: a chatty console must not starve it */
     }
     note_lost_guest(s);
     terminal_restore();

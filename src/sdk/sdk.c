@@ -16,7 +16,7 @@
 #include "session.h"
 #include "trap.h"
 
-#define ARM_POLL_MS 250 /* as the console loop: event arming is retried this often */
+#define ARM_POLL_MS 250 /* as the console loop; session_poll_timeout_ms shortens it */
 
 struct sdk_event {
     uint32_t id;
@@ -558,7 +558,7 @@ static void idle(vmdbg_t *vm, int timeout_ms)
         {.fd = tgt_poll_fd(s->tgt), .events = POLLIN},
     };
     if (!tgt_has_buffered(s->tgt))
-        poll(pfd, 2, timeout_ms);
+        poll(pfd, 2, session_poll_timeout_ms(s, timeout_ms));
     console_drain(s);
     int status;
     if (s->launched && !s->tgt->exited && qemu_exited(&s->vm, &status))

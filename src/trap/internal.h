@@ -95,7 +95,8 @@ struct trap {
     bool sysret_scanned;
     bool sysret_from_lstar; /* swept from the real LSTAR (else: a guess) */
     struct trap_os os;
-    bool kernel_ready; /* latched: the kernel's IDT and SYSCALL are final */
+    bool kernel_ready;         /* latched: the kernel's IDT and SYSCALL are final */
+    uint64_t sampled_since_ns; /* no profile: when polls began to look for user mode */
 
     /* what is armed */
     uint64_t sce_cleared; /* vCPUs whose EFER.SCE vmdbg cleared */

@@ -49,6 +49,7 @@ int trap_on_reset(struct trap *tr, enum trap_verdict *verdict)
     tr->nsysret = 0;
     tr->syscall_learned = tr->sysret_learned = false;
     tr->kernel_ready = false;
+    tr->sampled_since_ns = 0;
     tr->sce_cleared = 0;
     tr->long_cs_known = tr->long_cs = 0;
     for (int v = 0; v < TRAP_MAX_VCPUS; v++) {

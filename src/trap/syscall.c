@@ -35,6 +35,8 @@ int trap_kernel_ready(struct trap *tr)
                 return rc;
             user = (regs.v[TGT_CS] & 3) == 3;
         }
+        if (!user && !tr->sampled_since_ns)
+            tr->sampled_since_ns = now_ns();
         if (!user)
             return trap_wait_for(tr, "no vCPU was seen in user mode yet (without an OS "
                                      "profile that says the kernel is up)");

@@ -79,6 +79,11 @@ void trap_set_os(struct trap *tr, const struct trap_os *os);
 int trap_sync(struct trap *tr);
 /* Something waits for the guest kernel (poll again with trap_sync). */
 bool trap_waiting(const struct trap *tr);
+/* How long the guest may run before the next such poll. Short while the
+ * kernel's readiness can only be sampled (no OS profile: a poll must catch
+ * a vCPU in user mode, and a guest may spend little time there); longer
+ * when a poll reads a state that stays (the profile's ready). */
+uint64_t trap_poll_interval_ns(const struct trap *tr);
 
 /* Classify and handle a stop (the guest is stopped). */
 int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict *verdict);

@@ -69,6 +69,7 @@ if [ "$saved" -eq 0 ]; then
         --guest-dir "$guest_dir" --keep "$out/guest-files" "${guest_opts[@]}"
     run mode bash "$here/mode/run.sh" --vmdbg "$vmdbg" --bench-stub "$stub" \
         --guest-dir "$guest_dir" --keep "$out/mode-files" "${mode_opts[@]}"
+    run flush bash "$here/flush/run.sh" --guest-dir "$guest_dir" --keep "$out/flush-files"
     run linux "$build/bench/linux/bench_linux"
     run script "$build/bench/script/bench_script" "$script_iters"
     date -u '+%Y-%m-%d %H:%M UTC' >"$out/when.txt"
@@ -149,6 +150,9 @@ table() {
         metric_row 'handler per stop, `!mode ku pid P script`' mode handler_mode_us '%.0f µs' '%.0f µs' cycle %.2f "≤ 0.5"
         metric_row 'stops per delivered `!mode` transition, syscall neighbour' mode stops_per_transition_sys_neighbour '%.2f' '%.2f' "P alone" %.2f "value ≤ 1.2"
         metric_row 'modeloop wall, `!mode ku pid P` vs no events' mode workload_wall_s '%.2f s' '%.2f s' "no events" %.1f ""
+    fi
+    if [ -r "$out/flush.txt" ]; then
+        metric_row 'gdb on the syscall entry: breakpoint vs watchpoint stops (per getppid)' flush flush_break_vs_watch '%.0f µs' '%.0f µs' watchpoint %.2f ""
     fi
     script_row 'script VM: counter' counter
     script_row 'script VM: filter + printf' 'filter+printf'

@@ -101,6 +101,8 @@ int session_events_init(struct session *s)
             .lstar = os_lstar,
             .prefetch = os_prefetch,
             .hold_syscall = LNX_NR_SCHED_YIELD,
+            .user_cs = LNX_USER_CS,
+            .user_ss = LNX_USER_SS,
         };
         s->task_req_vcpu = -1;
         trap_set_os(s->trap, &os);

@@ -42,7 +42,9 @@ struct pending_hit {
     struct ev_hit hit;
     struct tgt_regs guest; /* what the vCPU holds now */
     unsigned insn_len;
-    bool compat; /* a 32-bit process's SYSCALL */
+    bool compat;              /* a 32-bit process's SYSCALL */
+    bool via_slot;            /* a SYSCALL seen by the slot watch: it already ran (slot.c) */
+    struct tgt_regs slot_ran; /* ... and the registers it left, at the watch's stop */
     enum ev_stage broke_stage;
 };
 
@@ -134,6 +136,16 @@ struct trap {
     int nheld;
     bool warned_hold;
 
+    /* the slot watch (slot.c): the syscall entry saves the user RSP to a
+     * per-CPU slot first; a write watchpoint there sees each SYSCALL */
+    bool slot_known;
+    bool slot_hook;                     /* in use for the !syscall events */
+    uint64_t slot_lstar;                /* the entry */
+    int64_t slot_disp;                  /* the slot, from the kernel GS base */
+    unsigned slot_hit_off;              /* bytes from the entry to where the hit stops */
+    uint64_t slot_addr[TRAP_MAX_VCPUS]; /* watched slot per vCPU, 0: none */
+    bool slot_said;
+
     uint64_t sc_cores; /* vCPUs the !syscall events want SCE cleared on */
     int hit_vcpu;      /* its SCE is written with the hit's continue, -1 */
 
@@ -197,6 +209,19 @@ int sr_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs,
               const struct tgt_mem_req *bytes, enum trap_verdict *verdict);
 int sr_complete(struct trap *tr, enum completion how);
 int sr_lstar_learned(struct trap *tr);
+
+/* slot.c */
+/* Decode the OS's syscall entry: 0 when the slot watch can be used,
+ * -VMDBG_ESTATE while the kernel is not up, another error when it cannot. */
+int slot_prepare(struct trap *tr);
+/* The slot watch on the vCPUs in want, off on the others. */
+int slot_arm(struct trap *tr, uint64_t want);
+bool slot_watched(const struct trap *tr, uint64_t addr);
+int slot_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs, enum trap_verdict *verdict);
+int slot_complete(struct trap *tr, enum completion how);
+/* Before the write-back: the entry's first instructions, which the guest
+ * already ran, done again on the registers the event left. */
+int slot_redo_entry(struct trap *tr);
 
 /* reset.c */
 /* The reset-vector breakpoint, in while the guest kernel is known. */

@@ -40,6 +40,8 @@ int trap_on_reset(struct trap *tr, enum trap_verdict *verdict)
         rc = tgt_breakpoint(tr->t, TGT_BP_SW, tr->sysret_addr[i], 1, false);
     if (!rc)
         rc = md_forget(tr);
+    if (!rc)
+        rc = slot_arm(tr, 0);
     if (!rc) /* out, or the guest could not leave the reset vector */
         rc = trap_reset_bp(tr, false);
     if (rc)
@@ -49,6 +51,7 @@ int trap_on_reset(struct trap *tr, enum trap_verdict *verdict)
     tr->nsysret = 0;
     tr->syscall_learned = tr->sysret_learned = false;
     tr->kernel_ready = false;
+    tr->slot_known = tr->slot_said = false;
     tr->sampled_since_ns = 0;
     tr->sce_cleared = 0;
     tr->long_cs_known = tr->long_cs = 0;
@@ -69,6 +72,9 @@ bool trap_armed(const struct trap *tr, uint64_t *sce_cleared)
     if (!tr)
         return false;
     *sce_cleared = tr->sce_cleared;
+    bool slots = false;
+    for (int v = 0; v < tr->nvcpus; v++)
+        slots |= tr->slot_addr[v] != 0;
     return tr->sce_cleared || tr->ud_bp || tr->sysret_bps || tr->reset_bp || tr->iret_armed ||
-           tr->entry_bps || tr->npatches;
+           tr->entry_bps || tr->npatches || slots;
 }

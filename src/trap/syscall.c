@@ -243,6 +243,8 @@ static int complete_by_step(struct trap *tr)
 
 int sc_complete(struct trap *tr, enum completion how)
 {
+    if (tr->p.via_slot)
+        return slot_complete(tr, how);
     struct tgt_regs *r = &tr->p.hit.regs;
     if (how == COMPLETE_SKIP) { /* past the instruction, nothing else changes */
         r->v[TGT_RIP] += 2;

@@ -43,6 +43,7 @@ void trap_free(struct trap *tr)
         if (tr->ud_bp && tgt_breakpoint(tr->t, TGT_BP_SW, tr->ud_handler, 1, false) == 0)
             tr->ud_bp = false;
         sr_arm(tr, false);
+        slot_arm(tr, 0);
         trap_reset_bp(tr, false);
     }
     free(tr);
@@ -106,7 +107,8 @@ int trap_step_for_real(struct trap *tr, int vcpu, struct tgt_regs *after)
 static void fold_sce(struct trap *tr, int vcpu, struct tgt_regs *want)
 {
     uint64_t bit = 1ull << vcpu;
-    bool clear = (tr->sc_cores | tr->mode_user) & bit, cleared = tr->sce_cleared & bit;
+    uint64_t sce_hook = tr->slot_hook ? 0 : tr->sc_cores | tr->mode_user;
+    bool clear = sce_hook & bit, cleared = tr->sce_cleared & bit;
     if (clear == cleared || !(want->valid & (1ull << TGT_EFER)))
         return;
     if (clear && !(want->v[TGT_EFER] & X86_EFER_SCE))
@@ -215,6 +217,29 @@ int trap_run_insn_for_real(struct trap *tr, const struct tgt_regs *want, struct 
 
 static int sync_mechanisms(struct trap *tr);
 
+/* The #UD hook and the !mode traps out: EFER.SCE back, breakpoints out. */
+static int disarm_ud_hook(struct trap *tr)
+{
+    int rc = md_arm(tr, false);
+    if (!rc)
+        rc = sc_arm_vcpus(tr, 0);
+    if (!rc && tr->ud_bp) {
+        rc = tgt_breakpoint(tr->t, TGT_BP_SW, tr->ud_handler, 1, false);
+        tr->ud_bp = rc != 0;
+    }
+    return rc;
+}
+
+/* The slot watch (slot.c) instead of the #UD hook, with SYSRETQ
+ * breakpoints only for !sysret events. */
+static int arm_slot_hook(struct trap *tr, bool need_sr)
+{
+    int rc = disarm_ud_hook(tr);
+    if (!rc)
+        rc = sr_arm(tr, need_sr);
+    return rc ? rc : slot_arm(tr, tr->sc_cores);
+}
+
 /* Arm what the events need; once the kernel is known, watch for a reset
  * (reset.c) that would make all of it stale. */
 int trap_sync(struct trap *tr)
@@ -245,6 +270,21 @@ static int sync_mechanisms(struct trap *tr)
     tr->waiting = false;
     tr->wait_why[0] = '\0';
     int rc = 0;
+    if (need_sc && !need_mode) {
+        rc = slot_prepare(tr);
+        if (rc == -VMDBG_ESTATE) { /* the kernel is not up yet */
+            tr->waiting = true;
+            return 0;
+        }
+        tr->slot_hook = rc == 0;
+        if (tr->slot_hook)
+            return arm_slot_hook(tr, need_sr);
+        rc = 0; /* no slot to watch: the #UD hook */
+    }
+    tr->slot_hook = false;
+    rc = slot_arm(tr, 0);
+    if (rc)
+        return rc;
     if (need_sc || need_mode) {
         /* With SCE clear every SYSRETQ would fault onto the user stack, so
          * the SYSRETQ breakpoints go in first, events or not. */
@@ -265,13 +305,7 @@ static int sync_mechanisms(struct trap *tr)
             rc = sc_arm_vcpus(tr, tr->sc_cores | tr->mode_user);
         return rc;
     }
-    rc = md_arm(tr, false);
-    if (!rc)
-        rc = sc_arm_vcpus(tr, 0);
-    if (!rc && tr->ud_bp) {
-        rc = tgt_breakpoint(tr->t, TGT_BP_SW, tr->ud_handler, 1, false);
-        tr->ud_bp = rc != 0;
-    }
+    rc = disarm_ud_hook(tr);
     if (!rc)
         tr->ud_known = tr->mode_known = false; /* read the IDT afresh when arming again */
     if (!rc && need_sr) {
@@ -366,6 +400,11 @@ int trap_run_hit(struct trap *tr, enum trap_verdict *verdict)
     }
     p->active = false;
     *verdict = TRAP_RESUMED;
+    if (p->via_slot && !p->skipped) {
+        int rc = slot_redo_entry(tr);
+        if (rc)
+            return rc;
+    }
     /* scripts may have enabled, disabled or cleared events: sync first */
     return trap_finish(tr, vcpu, &p->hit.regs, &p->guest);
 }
@@ -377,8 +416,9 @@ int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict
      * fires (the stub reports the interrupt): that is the hit too, or
      * disarming at this stop would hand the guest the #UD of a SYSCALL. */
     bool maybe_hook = stop->reason == TGT_STOP_TRAP || stop->reason == TGT_STOP_INTERRUPTED;
-    if (!maybe_hook ||
-        (!tr->ud_bp && !tr->sysret_bps && !tr->reset_bp && !tr->iret_armed && !tr->entry_bps))
+    bool slot_hit = stop->reason == TGT_STOP_TRAP && stop->watch && slot_watched(tr, stop->addr);
+    if (!slot_hit && (!maybe_hook || (!tr->ud_bp && !tr->sysret_bps && !tr->reset_bp &&
+                                      !tr->iret_armed && !tr->entry_bps)))
         return 0;
     uint64_t t0 = now_ns();
     int vcpu = stop->vcpu >= 0 && stop->vcpu < tr->nvcpus ? stop->vcpu : 0;
@@ -427,8 +467,10 @@ int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict
     if (trap_stop_is_reset(tr, &regs))
         return trap_on_reset(tr, verdict);
     uint64_t rip = regs.v[TGT_RIP];
-    tr->last_was_syscall[vcpu] = tr->ud_bp && rip == tr->ud_handler;
-    if (tr->ud_bp && rip == tr->ud_handler)
+    tr->last_was_syscall[vcpu] = slot_hit || (tr->ud_bp && rip == tr->ud_handler);
+    if (slot_hit)
+        rc = slot_on_hit(tr, vcpu, &regs, verdict);
+    else if (tr->ud_bp && rip == tr->ud_handler)
         rc = sc_on_ud(tr, vcpu, &regs, spec, verdict);
     else if (tr->sysret_bps && sr_is_sysret(tr, rip))
         rc = sr_on_hit(tr, vcpu, &regs, sysret_req, verdict);
@@ -478,6 +520,14 @@ void trap_describe(const struct trap *tr, FILE *out)
                 "syscall hook: armed (EFER.SCE cleared on vCPUs %llx, #UD handler %016llx)%s\n",
                 (unsigned long long)tr->sce_cleared, (unsigned long long)tr->ud_handler,
                 tr->syscall_learned ? "" : ", learning LSTAR at the first SYSCALL");
+    uint64_t slots = 0;
+    for (int v = 0; v < tr->nvcpus; v++)
+        slots |= (uint64_t)(tr->slot_addr[v] != 0) << v;
+    if (slots)
+        fprintf(out,
+                "syscall hook: armed (a write watchpoint on the per-CPU RSP slot of the syscall "
+                "entry %016llx on vCPUs %llx; EFER.SCE untouched)\n",
+                (unsigned long long)tr->slot_lstar, (unsigned long long)slots);
     if (tr->sysret_bps)
         fprintf(out, "sysret hook: armed (%d SYSRETQ breakpoint%s)\n", tr->nsysret,
                 tr->nsysret == 1 ? "" : "s");

@@ -75,6 +75,13 @@ static inline bool x86_is_kernel_half(uint64_t addr)
     return addr >= 0xffff800000000000ull;
 }
 
+/* The kernel half with 5-level paging (CR4.LA57), which holds the 4-level
+ * one: where a kernel's data may be (Linux's direct map is ff11... then). */
+static inline bool x86_is_kernel_half_la57(uint64_t addr)
+{
+    return addr >= 0xff00000000000000ull;
+}
+
 /* Release the cached Capstone handles (at exit; optional). */
 void x86_cleanup(void);
 

@@ -39,6 +39,16 @@ sysret_rip=$(grep "^sr pid=$pid " "$o" | sed 's/.*ctx=//' | sort -u)
 [ "$(echo "$sysret_rip" | wc -l)" -eq 1 ] || fail "!sysret contexts are not one SYSRETQ address"
 echo "ok: $all syscalls, $sr sysrets (2 returned otherwise), variants agree, post at $lstar"
 
+# The pre stage sees the user state at the SYSCALL instruction (with the default guest's
+# watchpoint hook the SYSCALL has already run: vmdbg rebuilds that state).
+vmdbg_run pre --guest-run '/bin/sysloop 5' \
+    -c '!syscall 6e script { if (strncmp($pname, "sysloop", 7) == 0) { printf("pre op=%x cs=%x ss=%x user=%d\n", dw(@rip), @cs, @ss, @rip < 0x800000000000); } }'
+[ "$status" -eq 0 ] || fail "vmdbg exited with $status (pre stage)"
+[ "$(grep -c '^pre ' "$work/pre.out.txt")" -eq 5 ] || fail "pre stage: $(grep -c '^pre ' "$work/pre.out.txt") events, expected 5"
+[ "$(grep '^pre ' "$work/pre.out.txt" | grep -vc '^pre op=50f cs=33 ss=2b user=1$')" -eq 0 ] ||
+    fail "the pre stage is not at a user syscall: $(grep '^pre ' "$work/pre.out.txt" | head -n 1)"
+echo "ok: the pre stage is at the user's syscall instruction"
+
 # Short-circuit: getpid answered by the script, never reaching the kernel.
 vmdbg_run sc --guest-run '/bin/sysloop 5' \
     -c '!syscall 27 script { if (strncmp($pname, "sysloop", 7) == 0) { @rax = 0n4242; event_sc(1); } }'

@@ -55,17 +55,18 @@ guest 'reboot -f'
 boot_again 1
 run_sysloop 30 1
 
-# a triple fault (#UD, #DF and #GP gates cleared with eq, the next SYSCALL is a #UD under the
-# hook): without -no-reboot QEMU resets the guest, and the same happens
+# a triple fault (the #UD, #DF, #GP, #PF and local timer gates cleared with eq: the next
+# timer tick or fault cannot be delivered, nor the #GP that follows, nor the #DF): without
+# -no-reboot QEMU resets the guest, and the same happens
 guest 'grep -w idt_table /proc/kallsyms'
 run_until "$work/console.txt" '^[0-9a-f]{16} . idt_table' 1 60
 idt=$(grep -E '^[0-9a-f]{16} . idt_table' "$work/console.txt" | tail -n 1 | cut -d' ' -f1)
-printf '%s\n' pause "eq $idt+60 0 0" "eq $idt+80 0 0" "eq $idt+d0 0 0" \
+printf '%s\n' pause "eq $idt+60 0 0" "eq $idt+80 0 0" "eq $idt+d0 0 0" "eq $idt+e0 0 0" "eq $idt+ec0 0 0" \
     '? printf("gates cleared\n");' g >&3
 # vmdbg may still be working through queued `sleep`s: the shell must not run its next
 # command before the gates are gone
 run_until "$work/vmdbg.out.txt" '^gates cleared' 1 60
-guest 'echo wake' # the idle shell's next SYSCALL
+guest 'echo wake' # the idle shell wakes: its tick or page fault
 boot_again 2
 run_sysloop 40 2
 

@@ -1,7 +1,8 @@
 #!/bin/sh
-# A triple fault while !syscall is armed: vmdbg clears the #UD, #GP and #DF gates of the
-# guest's IDT with its own memory commands (eq), the next SYSCALL (a #UD under the hook) can
-# then be delivered nowhere, and the CPU resets. vmdbg's QEMU runs with -no-reboot, so it
+# A triple fault while !syscall is armed: vmdbg clears the #UD, #GP, #DF, #PF and local timer
+# gates of the guest's IDT with its own memory commands (eq), the next page fault or timer tick
+# (the workload forks sysloop after sysloop) can then be delivered nowhere, nor the #GP and #DF
+# that follow, and the CPU resets. vmdbg's QEMU runs with -no-reboot, so it
 # ends: vmdbg says the guest reset itself and exits with status 3, within the guard's time,
 # and leaves no QEMU and no private directory behind.
 . "$(dirname "$0")/lifecycle_lib.sh"
@@ -24,8 +25,10 @@ qdir=$(tr '\0' '\n' <"/proc/$qemu_pid/cmdline" | grep -Eo '/[^,]*/vmdbg-[A-Za-z0
 [ -n "$qdir" ] || fail "no private directory on QEMU's command line"
 qemu_pid= # vmdbg's QEMU: it must go by itself
 
-# gates 6 (#UD), 8 (#DF) and 13 (#GP) are 16 bytes each at idt_table + vector * 16
-printf '%s\n' pause "eq $idt+60 0 0" "eq $idt+80 0 0" "eq $idt+d0 0 0" "dq $idt+60 l 10" g >&3
+# gates 6 (#UD), 8 (#DF), 13 (#GP), 14 (#PF) and ec (local timer) are 16 bytes each at
+# idt_table + vector * 16
+printf '%s\n' pause "eq $idt+60 0 0" "eq $idt+80 0 0" "eq $idt+d0 0 0" "eq $idt+e0 0 0" \
+    "eq $idt+ec0 0 0" "dq $idt+60 l 10" g >&3
 run_until "$work/vmdbg.err.txt" '^error: ' 1 60
 exec 3>&-
 status=0

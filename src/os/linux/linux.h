@@ -15,6 +15,8 @@
 #include "util.h"
 
 /* x86-64 syscall numbers vmdbg itself uses. */
+#define LNX_USER_CS        0x33 /* __USER_CS, __USER_DS: what a 64-bit process runs with */
+#define LNX_USER_SS        0x2b
 #define LNX_NR_SCHED_YIELD 24 /* holds a thread (short-circuited !mode u) */
 
 /* ---- System.map / kallsyms --------------------------------------------- */

@@ -72,6 +72,12 @@ static size_t os_prefetch(void *ctx, int vcpu, struct tgt_mem_req **reqs)
     return s->task_nreq;
 }
 
+static int os_current_off(void *ctx, uint64_t *off)
+{
+    struct session *s = ctx;
+    return lnx_symbol(s->lnx, "current_task", off);
+}
+
 static int os_lstar(void *ctx, uint64_t *lstar)
 {
     struct session *s = ctx;
@@ -103,6 +109,7 @@ int session_events_init(struct session *s)
             .hold_syscall = LNX_NR_SCHED_YIELD,
             .user_cs = LNX_USER_CS,
             .user_ss = LNX_USER_SS,
+            .current_off = os_current_off,
         };
         s->task_req_vcpu = -1;
         trap_set_os(s->trap, &os);

@@ -82,6 +82,8 @@ int cmd_status(struct session *s, int argc, char **argv)
                 (unsigned long long)st->sysrets, (unsigned long long)st->passed,
                 (unsigned long long)st->steps, st->handler_ns / 1e3 / (double)st->stops,
                 (unsigned long long)ev_delivered(s->events));
+    if (st && st->switches)
+        fprintf(s->out, "context switches followed: %llu\n", (unsigned long long)st->switches);
     if (st && (st->irets || st->entries || st->transitions))
         fprintf(s->out, "mode traps:  %llu IRETs to user mode, %llu IDT-entry hits, %llu "
                         "transitions of watched processes\n",

@@ -312,22 +312,36 @@ void ev_hit_task(struct ev_engine *e, struct ev_hit *hit)
     ensure_task(e, hit);
 }
 
-bool ev_mode_watches(struct ev_engine *e, struct ev_hit *hit)
+bool ev_type_every_pid(const struct ev_engine *e, enum ev_type type)
 {
-    bool any = false;
-    for (size_t i = 0; i < e->count && !any; i++)
-        any = e->events[i]->type == EV_MODE && e->events[i]->enabled;
-    if (!any)
+    for (size_t i = 0; i < e->count; i++) {
+        const struct ev_event *ev = e->events[i];
+        if (ev->type == type && ev->enabled && ev->pid == EV_ALL)
+            return true;
+    }
+    return false;
+}
+
+bool ev_type_watches(struct ev_engine *e, enum ev_type type, struct ev_hit *hit)
+{
+    if (!ev_type_needed(e, type, NULL, NULL))
         return false;
+    if (ev_type_every_pid(e, type))
+        return true;
     ensure_task(e, hit);
     if (!hit->task.known)
         return false;
     for (size_t i = 0; i < e->count; i++) {
         const struct ev_event *ev = e->events[i];
-        if (ev->type == EV_MODE && ev->enabled && ev->pid == hit->task.pid)
+        if (ev->type == type && ev->enabled && ev->pid == hit->task.pid)
             return true;
     }
     return false;
+}
+
+bool ev_mode_watches(struct ev_engine *e, struct ev_hit *hit)
+{
+    return ev_type_watches(e, EV_MODE, hit);
 }
 
 void ev_hit_init(struct ev_hit *hit, enum ev_type type, int vcpu, uint64_t context,

@@ -129,6 +129,11 @@ bool ev_type_needed(const struct ev_engine *e, enum ev_type type, uint64_t *core
  * layer arms the user-mode traps only while such a process runs in user
  * mode. */
 bool ev_mode_watches(struct ev_engine *e, struct ev_hit *hit);
+/* The same for the enabled events of any type: does one of them select the
+ * hit's process (by its pid, or because it takes every process)? */
+bool ev_type_watches(struct ev_engine *e, enum ev_type type, struct ev_hit *hit);
+/* Does an enabled event of this type take every process (no pid filter)? */
+bool ev_type_every_pid(const struct ev_engine *e, enum ev_type type);
 /* Fill hit->task through the host, once (task.known says if it worked). */
 void ev_hit_task(struct ev_engine *e, struct ev_hit *hit);
 

@@ -145,6 +145,13 @@ struct trap {
     unsigned slot_hit_off;              /* bytes from the entry to where the hit stops */
     uint64_t slot_addr[TRAP_MAX_VCPUS]; /* watched slot per vCPU, 0: none */
     bool slot_said;
+    uint64_t kgs[TRAP_MAX_VCPUS]; /* each vCPU's kernel GS base, 0: not known yet */
+    /* context switches followed: with every !syscall event filtered by pid,
+     * the slot watch is on a vCPU only while its task is such a process */
+    bool follow;
+    uint64_t cur_off;                  /* per-CPU offset of the current-task pointer */
+    uint64_t cur_addr[TRAP_MAX_VCPUS]; /* watched current-task pointer, 0: none */
+    uint64_t slot_runs;                /* vCPUs whose task the events select */
 
     uint64_t sc_cores; /* vCPUs the !syscall events want SCE cleared on */
     int hit_vcpu;      /* its SCE is written with the hit's continue, -1 */
@@ -217,8 +224,19 @@ int slot_prepare(struct trap *tr);
 /* The slot watch on the vCPUs in want, off on the others. */
 int slot_arm(struct trap *tr, uint64_t want);
 bool slot_watched(const struct trap *tr, uint64_t addr);
+/* The vCPUs with a watchpoint in addrs (one per vCPU, 0: none) at addr, or
+ * at any address when addr is 0. */
+uint64_t slot_vcpus(const struct trap *tr, const uint64_t *addrs, uint64_t addr);
 int slot_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs, enum trap_verdict *verdict);
 int slot_complete(struct trap *tr, enum completion how);
+/* The slot watch for the !syscall events: on the vCPUs in cores, only
+ * where a selected process runs when they all filter by pid. */
+int slot_hook(struct trap *tr, uint64_t cores);
+/* Both kinds of watchpoint out (a reset: the per-CPU areas are forgotten). */
+int slot_forget(struct trap *tr);
+bool follow_watched(const struct trap *tr, uint64_t addr);
+int follow_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs,
+                  enum trap_verdict *verdict);
 /* Before the write-back: the entry's first instructions, which the guest
  * already ran, done again on the registers the event left. */
 int slot_redo_entry(struct trap *tr);

@@ -41,7 +41,7 @@ int trap_on_reset(struct trap *tr, enum trap_verdict *verdict)
     if (!rc)
         rc = md_forget(tr);
     if (!rc)
-        rc = slot_arm(tr, 0);
+        rc = slot_forget(tr);
     if (!rc) /* out, or the guest could not leave the reset vector */
         rc = trap_reset_bp(tr, false);
     if (rc)
@@ -51,7 +51,6 @@ int trap_on_reset(struct trap *tr, enum trap_verdict *verdict)
     tr->nsysret = 0;
     tr->syscall_learned = tr->sysret_learned = false;
     tr->kernel_ready = false;
-    tr->slot_known = tr->slot_said = false;
     tr->sampled_since_ns = 0;
     tr->sce_cleared = 0;
     tr->long_cs_known = tr->long_cs = 0;
@@ -72,9 +71,7 @@ bool trap_armed(const struct trap *tr, uint64_t *sce_cleared)
     if (!tr)
         return false;
     *sce_cleared = tr->sce_cleared;
-    bool slots = false;
-    for (int v = 0; v < tr->nvcpus; v++)
-        slots |= tr->slot_addr[v] != 0;
+    bool slots = slot_vcpus(tr, tr->slot_addr, 0) || slot_vcpus(tr, tr->cur_addr, 0);
     return tr->sce_cleared || tr->ud_bp || tr->sysret_bps || tr->reset_bp || tr->iret_armed ||
            tr->entry_bps || tr->npatches || slots;
 }

@@ -71,22 +71,40 @@ static uint64_t kernel_gs_base(const struct tgt_regs *r)
     return x86_is_kernel_half_la57(second) ? second : 0;
 }
 
-static int watch_vcpu(struct trap *tr, int v)
+/* Where the per-CPU variable at offset off is on vCPU v: 0 while its
+ * per-CPU area is not known (the events wait). The base is found once. */
+static int percpu_addr(struct trap *tr, int v, uint64_t off, uint64_t *addr)
 {
-    struct tgt_regs regs;
-    int rc = tgt_regs_read(tr->t, v, &regs);
-    if (rc)
-        return rc;
-    uint64_t base = kernel_gs_base(&regs), addr = base + (uint64_t)tr->slot_disp;
-    uint8_t probe[SLOT_LEN];
-    if (!base || tgt_mem_read(tr->t, v, addr, probe, sizeof(probe), false)) {
-        tr->waiting = true;
-        trap_wait_for(tr, "vCPU %d's per-CPU area (kernel GS base) is not known yet", v);
-        return 0;
+    *addr = 0;
+    if (!tr->kgs[v]) {
+        struct tgt_regs regs;
+        int rc = tgt_regs_read(tr->t, v, &regs);
+        if (rc)
+            return rc;
+        uint64_t base = kernel_gs_base(&regs);
+        uint8_t probe[SLOT_LEN];
+        if (!base ||
+            tgt_mem_read(tr->t, v, base + (uint64_t)tr->slot_disp, probe, sizeof(probe), false)) {
+            tr->waiting = true;
+            trap_wait_for(tr, "vCPU %d's per-CPU area (kernel GS base) is not known yet", v);
+            return 0;
+        }
+        tr->kgs[v] = base;
     }
-    rc = tgt_breakpoint(tr->t, TGT_WP_WRITE, addr, SLOT_LEN, true);
+    *addr = tr->kgs[v] + off;
+    return 0;
+}
+
+/* A write watchpoint at the per-CPU variable at off on vCPU v, noted in
+ * *watched (left 0 while the vCPU's per-CPU area is not known). */
+static int watch_percpu(struct trap *tr, int v, uint64_t off, uint64_t *watched)
+{
+    uint64_t addr;
+    int rc = percpu_addr(tr, v, off, &addr);
+    if (!rc && addr)
+        rc = tgt_breakpoint(tr->t, TGT_WP_WRITE, addr, SLOT_LEN, true);
     if (!rc)
-        tr->slot_addr[v] = addr;
+        *watched = addr;
     return rc;
 }
 
@@ -99,9 +117,10 @@ static int watch_vcpu(struct trap *tr, int v)
 static int unwatch_vcpu(struct trap *tr, int v)
 {
     struct tgt_regs regs;
-    int rc = tgt_regs_read(tr->t, v, &regs);
+    /* the hit's vCPU is where its hit was, not at the `mov` */
+    int rc = v == tr->hit_vcpu ? 0 : tgt_regs_read(tr->t, v, &regs);
     unsigned mov_off = tr->slot_hit_off - (unsigned)sizeof(MOV_RSP_TO_GS) - 4;
-    if (!rc && regs.v[TGT_RIP] == tr->slot_lstar + mov_off) {
+    if (!rc && v != tr->hit_vcpu && regs.v[TGT_RIP] == tr->slot_lstar + mov_off) {
         struct tgt_stop stop;
         rc = tgt_step(tr->t, v, &stop);
         tr->st.steps++;
@@ -119,19 +138,25 @@ int slot_arm(struct trap *tr, uint64_t want)
         bool on = tr->slot_known && (want >> v & 1), armed = tr->slot_addr[v] != 0;
         if (on == armed)
             continue;
-        int rc = on ? watch_vcpu(tr, v) : unwatch_vcpu(tr, v);
+        int rc = on ? watch_percpu(tr, v, (uint64_t)tr->slot_disp, &tr->slot_addr[v])
+                    : unwatch_vcpu(tr, v);
         if (rc)
             return rc;
     }
     return 0;
 }
 
+uint64_t slot_vcpus(const struct trap *tr, const uint64_t *addrs, uint64_t addr)
+{
+    uint64_t mask = 0;
+    for (int v = 0; v < tr->nvcpus; v++)
+        mask |= (uint64_t)(addrs[v] && (!addr || addrs[v] == addr)) << v;
+    return mask;
+}
+
 bool slot_watched(const struct trap *tr, uint64_t addr)
 {
-    for (int v = 0; v < tr->nvcpus; v++)
-        if (tr->slot_addr[v] && tr->slot_addr[v] == addr)
-            return true;
-    return false;
+    return slot_vcpus(tr, tr->slot_addr, addr) != 0;
 }
 
 static void swap_gs(struct tgt_regs *r)
@@ -207,4 +232,78 @@ int slot_redo_entry(struct trap *tr)
     for (int i = 0; i < SLOT_LEN; i++)
         le[i] = (uint8_t)(rsp >> (8 * i));
     return tgt_mem_write(tr->t, p->hit.vcpu, tr->slot_addr[p->hit.vcpu], le, sizeof(le), false);
+}
+
+/* ---- following context switches ------------------------------------------ */
+
+/* The current-task watch on the vCPUs in want. (Its removal has no guard
+ * like unwatch_vcpu's: the instruction that writes the pointer is not
+ * known; a pause in that window while events change is left to chance.) */
+static int follow_arm(struct trap *tr, uint64_t want)
+{
+    for (int v = 0; v < tr->nvcpus; v++) {
+        bool on = want >> v & 1, armed = tr->cur_addr[v] != 0;
+        if (on == armed)
+            continue;
+        int rc = on ? watch_percpu(tr, v, tr->cur_off, &tr->cur_addr[v])
+                    : tgt_breakpoint(tr->t, TGT_WP_WRITE, tr->cur_addr[v], SLOT_LEN, false);
+        if (rc)
+            return rc;
+        if (!on)
+            tr->cur_addr[v] = 0;
+    }
+    return 0;
+}
+
+bool follow_watched(const struct trap *tr, uint64_t addr)
+{
+    return slot_vcpus(tr, tr->cur_addr, addr) != 0;
+}
+
+/* Follow when every !syscall event filters by pid and the OS says where the
+ * current-task pointer is. */
+static bool follow_possible(struct trap *tr)
+{
+    if (ev_type_every_pid(tr->e, EV_SYSCALL) || !tr->os.current_off)
+        return false;
+    return tr->cur_off || tr->os.current_off(tr->os.ctx, &tr->cur_off) == 0;
+}
+
+int slot_hook(struct trap *tr, uint64_t cores)
+{
+    bool follow = follow_possible(tr);
+    if (follow && !tr->follow) /* who runs now is not known: on until each vCPU switches */
+        tr->slot_runs = UINT64_MAX;
+    tr->follow = follow;
+    int rc = follow_arm(tr, follow ? cores : 0);
+    return rc ? rc : slot_arm(tr, follow ? cores & tr->slot_runs : cores);
+}
+
+/* The vCPU switched tasks: its slot watch follows whether the events
+ * select the new task (the write-back syncs the watches). */
+int follow_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs,
+                  enum trap_verdict *verdict)
+{
+    *verdict = TRAP_RESUMED;
+    struct ev_hit h;
+    ev_hit_init(&h, EV_SYSCALL, vcpu, 0, regs);
+    uint64_t bit = 1ull << vcpu;
+    tr->slot_runs =
+        ev_type_watches(tr->e, EV_SYSCALL, &h) ? tr->slot_runs | bit : tr->slot_runs & ~bit;
+    tr->st.switches++;
+    struct tgt_regs same = *regs;
+    return trap_finish(tr, vcpu, &same, &same);
+}
+
+int slot_forget(struct trap *tr)
+{
+    int rc = follow_arm(tr, 0);
+    if (!rc)
+        rc = slot_arm(tr, 0);
+    if (rc)
+        return rc;
+    memset(tr->kgs, 0, sizeof(tr->kgs));
+    tr->slot_known = tr->slot_said = tr->follow = false;
+    tr->cur_off = 0;
+    return 0;
 }

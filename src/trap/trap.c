@@ -43,7 +43,7 @@ void trap_free(struct trap *tr)
         if (tr->ud_bp && tgt_breakpoint(tr->t, TGT_BP_SW, tr->ud_handler, 1, false) == 0)
             tr->ud_bp = false;
         sr_arm(tr, false);
-        slot_arm(tr, 0);
+        slot_hook(tr, 0);
         trap_reset_bp(tr, false);
     }
     free(tr);
@@ -237,7 +237,7 @@ static int arm_slot_hook(struct trap *tr, bool need_sr)
     int rc = disarm_ud_hook(tr);
     if (!rc)
         rc = sr_arm(tr, need_sr);
-    return rc ? rc : slot_arm(tr, tr->sc_cores);
+    return rc ? rc : slot_hook(tr, tr->sc_cores);
 }
 
 /* Arm what the events need; once the kernel is known, watch for a reset
@@ -282,7 +282,7 @@ static int sync_mechanisms(struct trap *tr)
         rc = 0; /* no slot to watch: the #UD hook */
     }
     tr->slot_hook = false;
-    rc = slot_arm(tr, 0);
+    rc = slot_hook(tr, 0);
     if (rc)
         return rc;
     if (need_sc || need_mode) {
@@ -417,8 +417,11 @@ int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict
      * disarming at this stop would hand the guest the #UD of a SYSCALL. */
     bool maybe_hook = stop->reason == TGT_STOP_TRAP || stop->reason == TGT_STOP_INTERRUPTED;
     bool slot_hit = stop->reason == TGT_STOP_TRAP && stop->watch && slot_watched(tr, stop->addr);
-    if (!slot_hit && (!maybe_hook || (!tr->ud_bp && !tr->sysret_bps && !tr->reset_bp &&
-                                      !tr->iret_armed && !tr->entry_bps)))
+    bool switch_hit =
+        stop->reason == TGT_STOP_TRAP && stop->watch && follow_watched(tr, stop->addr);
+    if (!slot_hit && !switch_hit &&
+        (!maybe_hook ||
+         (!tr->ud_bp && !tr->sysret_bps && !tr->reset_bp && !tr->iret_armed && !tr->entry_bps)))
         return 0;
     uint64_t t0 = now_ns();
     int vcpu = stop->vcpu >= 0 && stop->vcpu < tr->nvcpus ? stop->vcpu : 0;
@@ -470,6 +473,8 @@ int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict
     tr->last_was_syscall[vcpu] = slot_hit || (tr->ud_bp && rip == tr->ud_handler);
     if (slot_hit)
         rc = slot_on_hit(tr, vcpu, &regs, verdict);
+    else if (switch_hit)
+        rc = follow_on_hit(tr, vcpu, &regs, verdict);
     else if (tr->ud_bp && rip == tr->ud_handler)
         rc = sc_on_ud(tr, vcpu, &regs, spec, verdict);
     else if (tr->sysret_bps && sr_is_sysret(tr, rip))
@@ -520,14 +525,18 @@ void trap_describe(const struct trap *tr, FILE *out)
                 "syscall hook: armed (EFER.SCE cleared on vCPUs %llx, #UD handler %016llx)%s\n",
                 (unsigned long long)tr->sce_cleared, (unsigned long long)tr->ud_handler,
                 tr->syscall_learned ? "" : ", learning LSTAR at the first SYSCALL");
-    uint64_t slots = 0;
-    for (int v = 0; v < tr->nvcpus; v++)
-        slots |= (uint64_t)(tr->slot_addr[v] != 0) << v;
+    uint64_t slots = slot_vcpus(tr, tr->slot_addr, 0);
     if (slots)
         fprintf(out,
                 "syscall hook: armed (a write watchpoint on the per-CPU RSP slot of the syscall "
                 "entry %016llx on vCPUs %llx; EFER.SCE untouched)\n",
                 (unsigned long long)tr->slot_lstar, (unsigned long long)slots);
+    uint64_t followed = slot_vcpus(tr, tr->cur_addr, 0);
+    if (followed)
+        fprintf(out,
+                "context switches: followed on vCPUs %llx (the syscall hook is armed where a "
+                "process the events select runs)\n",
+                (unsigned long long)followed);
     if (tr->sysret_bps)
         fprintf(out, "sysret hook: armed (%d SYSRETQ breakpoint%s)\n", tr->nsysret,
                 tr->nsysret == 1 ? "" : "s");

@@ -43,6 +43,7 @@ struct trap_stats {
     uint64_t steps;       /* instructions run for real under a single-step */
     uint64_t handler_ns;  /* time from stop to continue, summed */
     uint64_t resets;      /* guest resets seen (hooks dropped, armed again) */
+    uint64_t switches;    /* context switches followed (slot.c) */
 };
 
 int trap_new(struct tgt *t, struct ev_engine *e, FILE *out, struct trap **trp);
@@ -75,6 +76,10 @@ struct trap_os {
      * (Linux: 0x33, 0x2b). With lstar they let a watchpoint on the syscall
      * entry's RSP save replace the #UD hook (slot.c); 0: not known. */
     uint16_t user_cs, user_ss;
+    /* The per-CPU offset of the pointer to the running task, which the
+     * kernel's task switch writes (Linux: current_task): a watchpoint there
+     * lets pid-filtered !syscall events hook only while their process runs. */
+    int (*current_off)(void *ctx, uint64_t *off);
 };
 void trap_set_os(struct trap *tr, const struct trap_os *os);
 

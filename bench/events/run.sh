@@ -229,8 +229,14 @@ pid2=201
 mk="times >/dev/null"
 pid_run="/bin/sysloop 100000000 & bg=\$!; while [ \$! -lt $((pid1 - 1)) ]; do true & done; $mk; /bin/sysloop $n; $mk; kill \$bg; wait \$bg; $mk; /bin/sysloop $n; $mk"
 busy_spe= alone_spe= pid_handler= busy_detail= alone_detail=
+# The breaks at `times` are the shell's (the sysloops' parent, the same pid in every boot):
+# filtered by its pid, every !syscall event has a pid filter, so vmdbg follows context
+# switches and arms the hook only where a selected process runs. (An unfiltered marker
+# would arm it for every process.)
+shell=$(sysloop_field "$work/plain1.console.txt" any ppid)
+pid_marker="$brk_marker${shell:+ pid 0n$shell}"
 pid_cmds=("!syscall 6e pid 0n$pid1 script { .n = .n + 1; }"
-    "!syscall 6e pid 0n$pid2 script { .n = .n + 1; }" "$brk_marker")
+    "!syscall 6e pid 0n$pid2 script { .n = .n + 1; }" "$pid_marker")
 for b in 1 2 3 4; do pid_cmds+=(g "$wait_cmd" status); done
 pid_cmds+=(q)
 for attempt in 1 2; do

@@ -214,6 +214,11 @@ int sr_complete(struct trap *tr, enum completion how)
         r->v[TGT_RIP] += 3;
         return 0;
     }
+    if (!tr->sysret_learned && tr->os.user_cs) { /* the OS says what STAR holds */
+        tr->user_cs = tr->os.user_cs;
+        tr->user_ss = tr->os.user_ss;
+        tr->sysret_learned = true;
+    }
     if (how == COMPLETE_STEP || !tr->sysret_learned)
         return complete_by_step(tr);
     /* SYSRET to 64-bit mode (reference §1.5). */

@@ -436,7 +436,9 @@ int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict
     /* Guess what this stop is from the last one on this vCPU (a SYSCALL is
      * followed by its SYSRET and the other way round) and read what that
      * kind needs in the same round trip; a wrong guess costs one more. */
-    bool expect_sysret = tr->sysret_bps && tr->last_was_syscall[vcpu];
+    bool only_sysret_bps = !tr->ud_bp && !tr->iret_armed && !tr->entry_bps;
+    bool expect_sysret =
+        tr->sysret_bps && !stop->watch && (tr->last_was_syscall[vcpu] || only_sysret_bps);
     size_t nspec = (tr->ud_bp || tr->entry_bps) && tr->spec_frame[vcpu] && !expect_sysret ? 2 : 0;
     if (nspec == 0)
         spec[0].status = spec[1].status = -VMDBG_EFAULT;

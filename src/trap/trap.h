@@ -72,9 +72,11 @@ struct trap_os {
      * (Linux: sched_yield, 24): a thread held by a short-circuited !mode u
      * runs it in a loop. 0: holding is not possible. */
     uint64_t hold_syscall;
-    /* The selectors a 64-bit process runs with when it makes a SYSCALL
-     * (Linux: 0x33, 0x2b). With lstar they let a watchpoint on the syscall
-     * entry's RSP save replace the #UD hook (slot.c); 0: not known. */
+    /* The selectors a 64-bit process runs with when it makes a SYSCALL,
+     * which SYSRET loads from STAR (Linux: 0x33, 0x2b). With lstar they let
+     * a watchpoint on the syscall entry's RSP save replace the #UD hook
+     * (slot.c), and SYSRET is emulated without a first step to learn them;
+     * 0: not known. */
     uint16_t user_cs, user_ss;
     /* The per-CPU offset of the pointer to the running task, which the
      * kernel's task switch writes (Linux: current_task): a watchpoint there

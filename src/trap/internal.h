@@ -140,6 +140,7 @@ struct trap {
      * per-CPU slot first; a write watchpoint there sees each SYSCALL */
     bool slot_known;
     bool slot_hook;                     /* in use for the !syscall events */
+    bool slot_unusable;                 /* this kernel's entry does not fit */
     uint64_t slot_lstar;                /* the entry */
     int64_t slot_disp;                  /* the slot, from the kernel GS base */
     unsigned slot_hit_off;              /* bytes from the entry to where the hit stops */

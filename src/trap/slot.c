@@ -30,7 +30,7 @@ int slot_prepare(struct trap *tr)
 {
     if (tr->slot_known)
         return 0;
-    if (!tr->os.lstar || !tr->os.user_cs)
+    if (!tr->os.lstar || !tr->os.user_cs || tr->slot_unusable)
         return err_set(VMDBG_EUNSUP, "no OS profile tells the syscall entry");
     int rc = trap_kernel_ready(tr);
     if (rc)
@@ -39,6 +39,8 @@ int slot_prepare(struct trap *tr)
     rc = tr->os.lstar(tr->os.ctx, &lstar);
     if (rc)
         return rc == -VMDBG_ESTATE ? rc : -VMDBG_EUNSUP;
+    /* from here on the answer holds for this kernel: not asked again */
+    tr->slot_unusable = true;
     uint8_t code[sizeof(ENDBR64) + sizeof(SWAPGS) + sizeof(MOV_RSP_TO_GS) + 4];
     if (tgt_mem_read(tr->t, 0, lstar, code, sizeof(code), false))
         return err_set(VMDBG_EUNSUP, "the syscall entry at %llx cannot be read",
@@ -55,6 +57,7 @@ int slot_prepare(struct trap *tr)
     tr->slot_disp = (int32_t)disp;
     tr->slot_hit_off = (unsigned)(disp_at + 4);
     tr->slot_known = true;
+    tr->slot_unusable = false;
     return 0;
 }
 
@@ -271,7 +274,7 @@ static bool follow_possible(struct trap *tr)
 
 int slot_hook(struct trap *tr, uint64_t cores)
 {
-    bool follow = follow_possible(tr);
+    bool follow = cores && follow_possible(tr);
     if (follow && !tr->follow) /* who runs now is not known: on until each vCPU switches */
         tr->slot_runs = UINT64_MAX;
     tr->follow = follow;
@@ -287,9 +290,11 @@ int follow_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs,
     *verdict = TRAP_RESUMED;
     struct ev_hit h;
     ev_hit_init(&h, EV_SYSCALL, vcpu, 0, regs);
+    ev_hit_task(tr->e, &h);
+    /* a task vmdbg cannot read keeps the hook on: better a stop than a miss */
+    bool runs = !h.task.known || ev_type_watches(tr->e, EV_SYSCALL, &h);
     uint64_t bit = 1ull << vcpu;
-    tr->slot_runs =
-        ev_type_watches(tr->e, EV_SYSCALL, &h) ? tr->slot_runs | bit : tr->slot_runs & ~bit;
+    tr->slot_runs = runs ? tr->slot_runs | bit : tr->slot_runs & ~bit;
     tr->st.switches++;
     struct tgt_regs same = *regs;
     return trap_finish(tr, vcpu, &same, &same);
@@ -303,7 +308,7 @@ int slot_forget(struct trap *tr)
     if (rc)
         return rc;
     memset(tr->kgs, 0, sizeof(tr->kgs));
-    tr->slot_known = tr->slot_said = tr->follow = false;
+    tr->slot_known = tr->slot_said = tr->follow = tr->slot_unusable = false;
     tr->cur_off = 0;
     return 0;
 }

@@ -43,7 +43,7 @@ void trap_free(struct trap *tr)
         if (tr->ud_bp && tgt_breakpoint(tr->t, TGT_BP_SW, tr->ud_handler, 1, false) == 0)
             tr->ud_bp = false;
         sr_arm(tr, false);
-        slot_hook(tr, 0);
+        slot_forget(tr); /* no OS calls: its profile may be closed */
         trap_reset_bp(tr, false);
     }
     free(tr);

@@ -98,7 +98,7 @@ bench-summary)
 storm)
     deps && build_main && build_guest
     n=${1:-1000000}
-    echo "dev.sh: storm of $n events; a hooked syscall takes ~2.5 ms under TCG"
+    echo "dev.sh: storm of $n events; a hooked syscall takes ~0.25 ms under TCG"
     rc=0
     VMDBG=$build/src/cli/vmdbg GUEST_DIR=$guest_dir E2E_TOOLS=$build/tests/e2e STORM_N=$n \
         STORM_KEEP=$build/storm-samples.txt \

@@ -192,6 +192,40 @@ vmdbg_run() {
     return "$rc"
 }
 
+# gdb_boot NAME SCRIPT INITRD: the default guest booted by QEMU as vmdbg starts it (one
+# vCPU, TCG; its console stamped through a FIFO), with gdb running SCRIPT on its stub; SCRIPT
+# counts in gdb's $n, which ends up in gdb_count. The caller sets qemu, gdb_bin, gdb_sock and
+# append. Returns 1 (and failed=1) when QEMU or gdb failed or no count came out.
+gdb_boot() {
+    local name=$1 script=$2 initrd=$3 qemu_pid grc=0 qrc=0 i
+    gdb_count=
+    stamp_start "$name"
+    rm -f "$gdb_sock"
+    timeout "$run_timeout" "$qemu" -nodefaults -no-user-config -display none -no-reboot \
+        -accel tcg,thread=single -cpu max -m 512 -smp 1 -kernel "$guest_dir/bzImage" \
+        -initrd "$initrd" -append "$append" -serial "file:$work/$name.fifo" \
+        -gdb "unix:$gdb_sock,server=on,wait=off" -S 2>"$work/$name.qemu.txt" &
+    qemu_pid=$!
+    bg_pids+=("$qemu_pid")
+    for i in $(seq 100); do
+        [ -S "$gdb_sock" ] && break
+        sleep 0.1
+    done
+    # The last continue ends when QEMU powers off, sometimes with an error (the
+    # stub's socket closes under gdb); a separate -ex still prints the count.
+    timeout "$run_timeout" "$gdb_bin" -nx -batch -x "$script" -ex continue \
+        -ex 'printf "gdb-count %d\n", $n' </dev/null \
+        >"$work/$name.out.txt" 2>"$work/$name.err.txt" || grc=$?
+    wait "$qemu_pid" || qrc=$?
+    stamp_finish
+    gdb_count=$(sed -n 's/^gdb-count \([0-9]*\)$/\1/p' "$work/$name.out.txt")
+    if [ "$qrc" -ne 0 ] || [ -z "$gdb_count" ]; then
+        bad "$name: gdb exited with $grc, QEMU with $qrc, count '$gdb_count'"
+        tail -n 5 "$work/$name.err.txt" >&2
+        return 1
+    fi
+}
+
 # stats FILE K: the K-th `status` report of FILE as
 # "stops syscalls sysrets passed steps handler_us delivered" (empty if none)
 stats() {

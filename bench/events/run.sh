@@ -115,37 +115,13 @@ end
 EOF
 }
 
-# gdb_run NAME: QEMU started as vmdbg starts it (but with its console in a
-# FIFO), gdb counting getppid calls; sets g_count (and t_call, t_work).
+# gdb_run NAME: gdb counting getppid calls on a boot of the default guest; sets g_count
+# (and t_call, t_work).
 gdb_run() {
-    local name=$1 qemu_pid grc=0 qrc=0 i
     g_count= t_call= t_work=
-    stamp_start "$name"
-    rm -f "$gdb_sock"
-    timeout "$run_timeout" "$qemu" -nodefaults -no-user-config -display none -no-reboot \
-        -accel tcg,thread=single -cpu max -m 512 -smp 1 -kernel "$guest_dir/bzImage" \
-        -initrd "$work/gdb.initrd" -append "$append" -serial "file:$work/$name.fifo" \
-        -gdb "unix:$gdb_sock,server=on,wait=off" -S 2>"$work/$name.qemu.txt" &
-    qemu_pid=$!
-    bg_pids+=("$qemu_pid")
-    for i in $(seq 100); do
-        [ -S "$gdb_sock" ] && break
-        sleep 0.1
-    done
-    # The last continue ends when QEMU powers off, sometimes with an error (the
-    # stub's socket closes under gdb); a separate -ex still prints the count.
-    timeout "$run_timeout" "$gdb_bin" -nx -batch -x "$work/count.gdb" -ex continue \
-        -ex 'printf "gdb-count %d\n", $n' </dev/null \
-        >"$work/$name.out.txt" 2>"$work/$name.err.txt" || grc=$?
-    wait "$qemu_pid" || qrc=$?
-    stamp_finish
-    g_count=$(sed -n 's/^gdb-count \([0-9]*\)$/\1/p' "$work/$name.out.txt")
-    if [ "$qrc" -ne 0 ] || [ -z "$g_count" ]; then
-        bad "$name: gdb exited with $grc, QEMU with $qrc, count '$g_count'"
-        tail -n 5 "$work/$name.err.txt" >&2
-        return 1
-    fi
-    marks_of "$name"
+    gdb_boot "$1" "$work/count.gdb" "$work/gdb.initrd" || return 1
+    g_count=$gdb_count
+    marks_of "$1"
 }
 
 echo "$self: work directory $work" >&2

@@ -96,34 +96,11 @@ gdb_script() {
 
 # gdb_run NAME KIND: one boot under gdb; sets count, t_call and t_work.
 gdb_run() {
-    local name=$1 qemu_pid grc=0 qrc=0 i
     count= t_call= t_work=
-    gdb_script "$2" >"$work/$name.gdb"
-    stamp_start "$name"
-    rm -f "$gdb_sock"
-    timeout "$run_timeout" "$qemu" -nodefaults -no-user-config -display none -no-reboot \
-        -accel tcg,thread=single -cpu max -m 512 -smp 1 -kernel "$guest_dir/bzImage" \
-        -initrd "$work/initrd" -append "$append" -serial "file:$work/$name.fifo" \
-        -gdb "unix:$gdb_sock,server=on,wait=off" -S 2>"$work/$name.qemu.txt" &
-    qemu_pid=$!
-    bg_pids+=("$qemu_pid")
-    for i in $(seq 100); do
-        [ -S "$gdb_sock" ] && break
-        sleep 0.1
-    done
-    # the last continue ends when QEMU powers off; a separate -ex prints the count
-    timeout "$run_timeout" "$gdb_bin" -nx -batch -x "$work/$name.gdb" -ex continue \
-        -ex 'printf "gdb-count %d\n", $n' </dev/null >"$work/$name.out.txt" \
-        2>"$work/$name.err.txt" || grc=$?
-    wait "$qemu_pid" || qrc=$?
-    stamp_finish
-    count=$(sed -n 's/^gdb-count \([0-9]*\)$/\1/p' "$work/$name.out.txt")
-    if [ "$qrc" -ne 0 ] || [ -z "$count" ]; then
-        bad "$name: gdb exited with $grc, QEMU with $qrc, count '$count'"
-        tail -n 5 "$work/$name.err.txt" >&2
-        return 1
-    fi
-    call_cost "$name" flush "$n"
+    gdb_script "$2" >"$work/$1.gdb"
+    gdb_boot "$1" "$work/$1.gdb" "$work/initrd" || return 1
+    count=$gdb_count
+    call_cost "$1" flush "$n"
 }
 
 echo "$self: guest $guest_dir, n=$n, $rounds round(s), slot %gs:$slot, $("$qemu" --version | head -n 1)" >&2

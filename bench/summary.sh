@@ -150,6 +150,7 @@ table() {
         metric_row 'handler per stop, `!mode ku pid P script`' mode handler_mode_us '%.0f µs' '%.0f µs' cycle %.2f "≤ 0.5"
         metric_row 'stops per delivered `!mode` transition, syscall neighbour' mode stops_per_transition_sys_neighbour '%.2f' '%.2f' "P alone" %.2f "value ≤ 1.2"
         metric_row 'modeloop wall, `!mode ku pid P` vs no events' mode workload_wall_s '%.2f s' '%.2f s' "no events" %.1f ""
+        metric_row 'modeloop wall, `!mode ku pid P`: watch vs traps (`--mode-traps`)' mode workload_wall_watch_vs_traps_s '%.2f s' '%.2f s' traps %.2f ""
     fi
     if [ -r "$out/flush.txt" ]; then
         metric_row 'gdb on the syscall entry: breakpoint vs watchpoint stops (per getppid)' flush flush_break_vs_watch '%.0f µs' '%.0f µs' watchpoint %.2f ""

@@ -7,7 +7,10 @@
 #      neighbour runs: one that makes syscalls (sysloop) and one that only spins in user
 #      mode (modeloop -l); the spinner's timer interrupts would all stop the guest if the
 #      IDT-entry traps stayed armed while another process runs;
-#   3. modeloop's wall time under `!mode ku` / without events.
+#   3. modeloop's wall time under `!mode ku` / without events;
+#   4. the same on the breakpoint traps (--mode-traps: #UD hook, IRET trap, IDT-entry
+#      breakpoints, each stop a translation-cache flush) against the transition watch
+#      (write watchpoints on the thread's saved frame and status word, the default).
 # modeloop's pid is predicted by a plain run of the same guest script just before (and the
 # hooked run is retried once if it moved). The counting event's script pauses the guest at
 # the process's first transition and at its exit_group, where `status` reads the counters.
@@ -155,7 +158,18 @@ for r in $(seq "$rounds"); do
     fi
 done
 
-# ---- 2. busy neighbours: syscalls, user-mode spinning ----------------------------------------
+# ---- 2. the same on the breakpoint traps, once ---------------------------------------------
+echo "$self: modeloop with !mode ku pid P on the traps (--mode-traps)" >&2
+traps_work= traps_handler= traps_spt=
+saved=("${plain_work[@]}")
+vmdbg_opts=(--mode-traps)
+if measure traps alone; then
+    traps_work=$t_work traps_handler=$h_handler traps_spt=$(calc "$h_stops / $h_del")
+fi
+vmdbg_opts=()
+plain_work=("${saved[@]}")
+
+# ---- 3. busy neighbours: syscalls, user-mode spinning ----------------------------------------
 declare -A nb_spt nb_handler nb_work
 for b in sys spin; do
     echo "$self: modeloop with !mode ku pid P, neighbour: ${background[$b]% & }" >&2
@@ -189,6 +203,10 @@ line "stops/transition, alone (vs 1)" "$spt_alone" 1 %.3f %.0f %.2f ""
 line "stops/transition, syscall neighbour vs alone" "${nb_spt[sys]:-}" "$spt_alone" %.3f %.3f %.2f "value <= 1.2"
 line "stops/transition, spinning neighbour vs alone" "${nb_spt[spin]:-}" "$spt_alone" %.3f %.3f %.2f "value <= 1.2"
 line "modeloop wall, !mode ku vs no events (s)" "$hook_best" "$plain_best" %.3f %.3f %.1f ""
+line "handler/stop, on the traps (us)" "$traps_handler" "$cycle" %.1f %.1f %.2f ""
+line "stops/transition, on the traps (vs 1)" "$traps_spt" 1 %.3f %.0f %.2f ""
+line "modeloop wall, !mode ku on the traps vs no events (s)" "$traps_work" "$plain_best" %.3f %.3f %.1f ""
+line "modeloop wall, !mode ku: watch vs traps (s)" "$hook_best" "$traps_work" %.3f %.3f %.2f ""
 echo
 for d in "${details[@]}"; do echo "  $d"; done
 [ "${#plain_work[@]}" -gt 0 ] && echo "  modeloop without events (s): ${plain_work[*]}"
@@ -205,5 +223,8 @@ metric stops_per_transition_alone "$spt_alone" 1
 metric stops_per_transition_sys_neighbour "${nb_spt[sys]:-}" "$spt_alone"
 metric stops_per_transition_spin_neighbour "${nb_spt[spin]:-}" "$spt_alone"
 metric workload_wall_s "$hook_best" "$plain_best"
+metric handler_mode_traps_us "$traps_handler" "$cycle"
+metric workload_wall_traps_s "$traps_work" "$plain_best"
+metric workload_wall_watch_vs_traps_s "$hook_best" "$traps_work"
 
 exit "$failed"

@@ -28,6 +28,7 @@ struct session {
     int exit_status;       /* vmdbg's exit status once the guest is gone */
     bool exit_noted;       /* ... and it was reported (session_guest_exited) */
     struct lnx *lnx;       /* Linux profile (src/os/linux), NULL when none */
+    bool mode_traps;       /* --mode-traps: !mode without the transition watch */
     struct ev_engine *events; /* the events (src/event) */
     struct trap *trap;     /* their mechanisms (src/trap) */
     struct tgt_mem_req task_req[2]; /* the current-task reads prefetched at the last stop */

@@ -85,6 +85,27 @@ static int os_lstar(void *ctx, uint64_t *lstar)
     return rc ? rc : lnx_symbol(s->lnx, "entry_SYSCALL_64", lstar);
 }
 
+static int os_sites(void *ctx, struct trap_os_sites *out)
+{
+    struct session *s = ctx;
+    struct lnx_sites l;
+    int rc = lnx_transition_sites(s->lnx, &l);
+    if (!rc)
+        *out = (struct trap_os_sites){l.entry_lo, l.entry_hi, l.copy_lo,   l.copy_hi,
+                                      l.exit_lo,  l.exit_hi,  l.status_off};
+    return rc;
+}
+
+static int os_threads(void *ctx, uint32_t pid, struct trap_thread *out, int max, uint64_t *list)
+{
+    struct session *s = ctx;
+    struct lnx_thread th[64];
+    int n = lnx_process_threads(s->lnx, s->tgt, 0, pid, th, max < 64 ? max : 64, list);
+    for (int i = 0; i < n; i++)
+        out[i] = (struct trap_thread){th[i].task, th[i].tid, th[i].regs};
+    return n;
+}
+
 int session_events_init(struct session *s)
 {
     struct ev_host host = {
@@ -110,6 +131,8 @@ int session_events_init(struct session *s)
             .user_cs = LNX_USER_CS,
             .user_ss = LNX_USER_SS,
             .current_off = os_current_off,
+            .sites = s->mode_traps ? NULL : os_sites,
+            .threads = os_threads,
         };
         s->task_req_vcpu = -1;
         trap_set_os(s->trap, &os);

@@ -37,6 +37,7 @@ struct options {
     struct batch_item batch[MAX_BATCH];
     size_t nbatch;
     const char *events_json; /* --events-json FILE */
+    bool mode_traps;
 };
 
 static const char usage_text[] =
@@ -60,6 +61,9 @@ static const char usage_text[] =
     "Events:\n"
     "  --events-json FILE   also write every event script message to FILE, one JSON object a\n"
     "                       line (id, type, stage, vcpu, pid, tid, pname, context, rip, text)\n"
+    "  --mode-traps         !mode by breakpoint traps (#UD, IRET, IDT entries) instead of\n"
+    "                       watchpoints on the process's threads (slower; what vmdbg falls\n"
+    "                       back to when the profile does not show where threads save state)\n"
     "Batch:\n"
     "  -c COMMAND           run a command before the guest starts (repeatable)\n"
     "  -x FILE              run the commands in FILE (repeatable)\n"
@@ -120,7 +124,7 @@ static int parse_accel(const char *text, enum tgt_accel *out)
 enum {
     OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_SMP, OPT_MEM, OPT_ACCEL, OPT_QEMU,
     OPT_GUEST_DIR, OPT_GUEST_FILE, OPT_GUEST_RUN, OPT_CONSOLE, OPT_ATTACH, OPT_VERSION,
-    OPT_SYSTEM_MAP, OPT_BTF, OPT_EVENTS_JSON,
+    OPT_SYSTEM_MAP, OPT_BTF, OPT_EVENTS_JSON, OPT_MODE_TRAPS,
 };
 
 /* Returns 0 to go on, 1 when done (help/version), or a negative status. */
@@ -142,6 +146,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"system-map", required_argument, NULL, OPT_SYSTEM_MAP},
         {"btf", required_argument, NULL, OPT_BTF},
         {"events-json", required_argument, NULL, OPT_EVENTS_JSON},
+        {"mode-traps", no_argument, NULL, OPT_MODE_TRAPS},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -167,6 +172,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         case OPT_SYSTEM_MAP: o->system_map = optarg; break;
         case OPT_BTF: o->btf = optarg; break;
         case OPT_EVENTS_JSON: o->events_json = optarg; break;
+        case OPT_MODE_TRAPS: o->mode_traps = true; break;
         case 'h': fputs(usage_text, stdout); return 1;
         case OPT_VERSION:
             printf("vmdbg %d.%d\n", VMDBG_VERSION_MAJOR, VMDBG_VERSION_MINOR);
@@ -239,6 +245,7 @@ static void session_config_from(struct options *o, struct session_config *c)
     c->system_map = o->system_map;
     c->btf = o->btf;
     c->console_file = o->console_file;
+    c->mode_traps = o->mode_traps;
 }
 
 int main(int argc, char **argv)

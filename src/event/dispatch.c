@@ -322,6 +322,22 @@ bool ev_type_every_pid(const struct ev_engine *e, enum ev_type type)
     return false;
 }
 
+size_t ev_type_pids(const struct ev_engine *e, enum ev_type type, uint32_t *pids, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < e->count; i++) {
+        const struct ev_event *ev = e->events[i];
+        if (ev->type != type || !ev->enabled || ev->pid == EV_ALL)
+            continue;
+        bool seen = false;
+        for (size_t k = 0; k < n && k < max && !seen; k++)
+            seen = pids[k] == ev->pid;
+        if (!seen && n++ < max)
+            pids[n - 1] = ev->pid;
+    }
+    return n;
+}
+
 bool ev_type_watches(struct ev_engine *e, enum ev_type type, struct ev_hit *hit)
 {
     if (!ev_type_needed(e, type, NULL, NULL))

@@ -134,6 +134,9 @@ bool ev_mode_watches(struct ev_engine *e, struct ev_hit *hit);
 bool ev_type_watches(struct ev_engine *e, enum ev_type type, struct ev_hit *hit);
 /* Does an enabled event of this type take every process (no pid filter)? */
 bool ev_type_every_pid(const struct ev_engine *e, enum ev_type type);
+/* The distinct pids the enabled events of this type filter on (the first
+ * max of them in pids); how many there are. */
+size_t ev_type_pids(const struct ev_engine *e, enum ev_type type, uint32_t *pids, size_t max);
 /* Fill hit->task through the host, once (task.known says if it worked). */
 void ev_hit_task(struct ev_engine *e, struct ev_hit *hit);
 

@@ -124,6 +124,7 @@ int session_open(struct session *s, struct session_config *c)
         rc = open_console_out(c, s);
     if (!rc)
         rc = connect_guest(s, c);
+    s->mode_traps = c->mode_traps;
     if (!rc)
         rc = session_events_init(s);
     return rc;

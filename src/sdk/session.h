@@ -18,6 +18,7 @@ struct session_config {
     const char *system_map;  /* Linux profile; NULL: the default guest's own */
     const char *btf;
     const char *console_file; /* NULL: the console goes to stdout */
+    bool mode_traps;          /* !mode by breakpoint traps, not the transition watch */
     /* filled by session_open */
     char kernel_path[SESSION_PATH_MAX], initrd_path[SESSION_PATH_MAX];
     char *run_text; /* guest_run with its newline */

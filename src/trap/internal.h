@@ -13,6 +13,41 @@
 #define TRAP_MAX_HELD    16  /* threads held by a short-circuited !mode u */
 #define TRAP_IDT_BYTES   (256 * 16)
 #define MD_NP_READ       0x60 /* at an #NP: error code + frame, the IRET frame above */
+#define TW_MAX_THREADS   64   /* threads of watched processes (two watchpoints each) */
+#define TW_MAX_PROCS     8
+#define TW_FRAME_BYTES   168 /* x86-64 Linux struct pt_regs */
+
+/* The transition watch (watch.c): which word a hit wrote. */
+enum tw_kind {
+    TW_ENTRY, /* the last word of a thread's saved user frame: it entered the kernel */
+    TW_EXIT,  /* its status word: it returns to user mode */
+    TW_LIST,  /* a process's thread list: a thread joined or left */
+};
+
+/* Where the state a watch hit shows lives at the hit. */
+enum tw_at {
+    TW_AT_SYSCALL, /* the registers, RSP in the entry's per-CPU slot */
+    TW_AT_FRAME,   /* the saved user frame */
+    TW_AT_LIVE,    /* the registers */
+};
+
+struct tw_thread {
+    uint32_t pid;
+    uint64_t task, tid;
+    uint64_t regs; /* its saved user frame */
+};
+
+struct tw_proc {
+    uint32_t pid;
+    uint64_t list; /* its watched thread list, 0: not found (yet) */
+};
+
+/* What a watch hit reads with the registers. */
+struct tw_buffers {
+    uint8_t frame[TW_FRAME_BYTES];
+    uint8_t user_rsp[8];
+    uint8_t stack[16];
+};
 
 /* How a hit's instruction completes. */
 enum completion {
@@ -46,6 +81,13 @@ struct pending_hit {
     bool via_slot;            /* a SYSCALL seen by the slot watch: it already ran (slot.c) */
     struct tgt_regs slot_ran; /* ... and the registers it left, at the watch's stop */
     enum ev_stage broke_stage;
+    /* a hit of the transition watch (watch.c) */
+    bool via_watch;
+    bool tw_hold;     /* short-circuited return: the thread is held */
+    enum tw_at tw_at; /* where the shown state lives */
+    struct tw_thread tw_thread;
+    struct tgt_regs tw_live;  /* the registers at the hit */
+    struct tgt_regs tw_shown; /* the state shown to the actions, before them */
 };
 
 /* One IDT-entry trap: a breakpoint where the handler of a vector starts
@@ -71,6 +113,7 @@ struct gdt_patch {
 struct held_thread {
     uint64_t tid;
     uint64_t rip, rax, rcx, r11;
+    uint32_t pid;
 };
 
 struct trap {
@@ -157,6 +200,18 @@ struct trap {
     uint64_t sc_cores; /* vCPUs the !syscall events want SCE cleared on */
     int hit_vcpu;      /* its SCE is written with the hit's continue, -1 */
 
+    /* the transition watch (watch.c): !mode by write watchpoints on each
+     * watched thread's saved user frame and status word */
+    bool tw_known, tw_unusable;
+    bool tw_on; /* in use for the !mode events */
+    struct trap_os_sites tw_sites;
+    uint64_t tw_gate[256]; /* the IDT's handlers */
+    struct tw_thread tw_threads[TW_MAX_THREADS];
+    int tw_nthreads;
+    struct tw_proc tw_procs[TW_MAX_PROCS];
+    int tw_nprocs;
+    uint64_t tw_stack_rsp[TRAP_MAX_VCPUS]; /* RSP at the last frame copy */
+
     struct pending_hit p;
     struct trap_stats st;
     bool warned_compat;
@@ -242,6 +297,33 @@ int follow_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs,
  * already ran, done again on the registers the event left. */
 int slot_redo_entry(struct trap *tr);
 
+/* watch.c */
+/* Find what the watch needs: 0, -VMDBG_ESTATE while the kernel is not up,
+ * another error when it cannot be used (mode.c's traps are). */
+int tw_prepare(struct trap *tr);
+/* Watch the threads of the processes the !mode events (and held threads)
+ * name, or nothing when off. No guest I/O unless that set changed. */
+int tw_sync(struct trap *tr, bool on);
+/* Every vCPU while a process to watch has not been found: context switches
+ * are followed to find it when it first runs. */
+uint64_t tw_follow_cores(const struct trap *tr);
+/* A task was switched in (follow_on_hit). */
+int tw_on_switch(struct trap *tr, const struct ev_task *task);
+bool tw_watched(const struct trap *tr, uint64_t addr, enum tw_kind *kind, int *index);
+/* The reads to make with the registers at such a hit, into b. */
+size_t tw_reads(struct trap *tr, int vcpu, enum tw_kind kind, int index, struct tgt_mem_req *req,
+                struct tw_buffers *b);
+int tw_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs, enum tw_kind kind, int index,
+              const struct tgt_mem_req *req, size_t nreq, enum trap_verdict *verdict);
+/* Short-circuit of a return: hold the thread (the write-back sends it into
+ * the yield syscall). */
+int tw_hold(struct trap *tr);
+/* The actions' changes to where they live at the hit; p.hit.regs becomes
+ * the registers to write with the continue. */
+int tw_write_back(struct trap *tr);
+/* All watchpoints out, the kernel forgotten (a reset). */
+int tw_forget(struct trap *tr);
+
 /* reset.c */
 /* The reset-vector breakpoint, in while the guest kernel is known. */
 int trap_reset_bp(struct trap *tr, bool on);
@@ -272,6 +354,8 @@ int md_user_entry(struct trap *tr, int vcpu, const struct tgt_regs *regs, enum p
  * transition; false when no watched process is involved. */
 bool md_chain(struct trap *tr);
 int md_complete(struct trap *tr, enum completion how);
+/* The held thread tid, or NULL. */
+struct held_thread *md_held_find(struct trap *tr, uint64_t tid);
 /* After a reset: the breakpoints out, the rest forgotten (the CPU reset
  * rebuilt the GDTs: nothing to give back there; held threads are gone). */
 int md_forget(struct trap *tr);

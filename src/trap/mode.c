@@ -23,16 +23,6 @@
 
 static const uint8_t iretq_bytes[IRETQ_LEN] = {0x48, 0xcf};
 
-/* Vectors whose exceptions push an error code (SDM vol. 3, 6.13). */
-static bool pushes_error_code(unsigned vector)
-{
-    static const uint8_t with_code[] = {8, 10, 11, 12, 13, 14, 17, 21, 29, 30};
-    for (size_t i = 0; i < ARRAY_LEN(with_code); i++)
-        if (with_code[i] == vector)
-            return true;
-    return false;
-}
-
 /* ---- finding the structures ---------------------------------------------- */
 
 /* Where the code of a handler really starts: Linux's interrupt stubs are
@@ -42,7 +32,7 @@ static void follow_stub(const uint8_t *b, uint64_t handler, unsigned vector, uin
                         unsigned *frame_off)
 {
     *entry = handler;
-    *frame_off = pushes_error_code(vector) ? 8 : 0;
+    *frame_off = x86_pushes_error_code(vector) ? 8 : 0;
     if (b[0] != 0x6a)
         return;
     if (b[2] == 0xe9) {
@@ -200,7 +190,8 @@ int md_prepare(struct trap *tr)
 
 int trap_preactivate_mode(struct trap *tr)
 {
-    return md_prepare(tr);
+    int rc = tw_prepare(tr); /* the watch, else the traps */
+    return rc == 0 || rc == -VMDBG_ESTATE ? rc : md_prepare(tr);
 }
 
 /* ---- arming ---------------------------------------------------------------- */
@@ -290,7 +281,7 @@ int md_forget(struct trap *tr)
 
 /* ---- held threads ------------------------------------------------------------ */
 
-static struct held_thread *held_find(struct trap *tr, uint64_t tid)
+struct held_thread *md_held_find(struct trap *tr, uint64_t tid)
 {
     for (int i = 0; i < tr->nheld; i++)
         if (tr->held[i].tid == tid)
@@ -321,14 +312,14 @@ static int hold(struct trap *tr)
         tr->warned_hold = true;
         return 0;
     }
-    struct held_thread *h = held_find(tr, p->hit.task.tid);
+    struct held_thread *h = md_held_find(tr, p->hit.task.tid);
     if (!h) {
         if (tr->nheld == TRAP_MAX_HELD)
             return err_set(VMDBG_EUNSUP, "more than %d threads held at once", TRAP_MAX_HELD);
         h = &tr->held[tr->nheld++];
     }
-    *h = (struct held_thread){p->hit.task.tid, r->v[TGT_RIP], r->v[TGT_RAX], r->v[TGT_RCX],
-                              r->v[TGT_R11]};
+    *h = (struct held_thread){p->hit.task.tid, r->v[TGT_RIP], r->v[TGT_RAX],
+                              r->v[TGT_RCX],   r->v[TGT_R11], (uint32_t)p->hit.task.pid};
     uint64_t rflags = r->v[TGT_RFLAGS];
     r->v[TGT_RCX] = r->v[TGT_RIP];
     r->v[TGT_R11] = rflags & ~X86_RFLAGS_RF;
@@ -348,7 +339,7 @@ static void release(struct trap *tr, struct ev_hit *hit)
     if (tr->nheld == 0)
         return;
     ev_hit_task(tr->e, hit);
-    struct held_thread *h = hit->task.known ? held_find(tr, hit->task.tid) : NULL;
+    struct held_thread *h = hit->task.known ? md_held_find(tr, hit->task.tid) : NULL;
     if (!h)
         return;
     if (hit->regs.v[TGT_RIP] == h->rip) {
@@ -566,7 +557,9 @@ int md_complete(struct trap *tr, enum completion how)
     case MODE_ARRIVED:
         return 0;
     case MODE_RETURN:
-        return how == COMPLETE_SKIP ? hold(tr) : 0;
+        if (how != COMPLETE_SKIP)
+            return 0;
+        return p->via_watch ? tw_hold(tr) : hold(tr);
     }
     return 0;
 }

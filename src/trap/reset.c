@@ -41,6 +41,8 @@ int trap_on_reset(struct trap *tr, enum trap_verdict *verdict)
     if (!rc)
         rc = md_forget(tr);
     if (!rc)
+        rc = tw_forget(tr);
+    if (!rc)
         rc = slot_forget(tr);
     if (!rc) /* out, or the guest could not leave the reset vector */
         rc = trap_reset_bp(tr, false);
@@ -73,5 +75,5 @@ bool trap_armed(const struct trap *tr, uint64_t *sce_cleared)
     *sce_cleared = tr->sce_cleared;
     bool slots = slot_vcpus(tr, tr->slot_addr, 0) || slot_vcpus(tr, tr->cur_addr, 0);
     return tr->sce_cleared || tr->ud_bp || tr->sysret_bps || tr->reset_bp || tr->iret_armed ||
-           tr->entry_bps || tr->npatches || slots;
+           tr->entry_bps || tr->npatches || slots || tr->tw_nthreads || tr->tw_nprocs;
 }

@@ -265,11 +265,14 @@ bool follow_watched(const struct trap *tr, uint64_t addr)
 
 /* Follow when every !syscall event filters by pid and the OS says where the
  * current-task pointer is. */
+static bool current_known(struct trap *tr)
+{
+    return tr->os.current_off && (tr->cur_off || tr->os.current_off(tr->os.ctx, &tr->cur_off) == 0);
+}
+
 static bool follow_possible(struct trap *tr)
 {
-    if (ev_type_every_pid(tr->e, EV_SYSCALL) || !tr->os.current_off)
-        return false;
-    return tr->cur_off || tr->os.current_off(tr->os.ctx, &tr->cur_off) == 0;
+    return !ev_type_every_pid(tr->e, EV_SYSCALL) && current_known(tr);
 }
 
 int slot_hook(struct trap *tr, uint64_t cores)
@@ -278,7 +281,10 @@ int slot_hook(struct trap *tr, uint64_t cores)
     if (follow && !tr->follow) /* who runs now is not known: on until each vCPU switches */
         tr->slot_runs = UINT64_MAX;
     tr->follow = follow;
-    int rc = follow_arm(tr, follow ? cores : 0);
+    uint64_t tw_cores = tw_follow_cores(tr); /* !mode waits for a process to run */
+    if (tw_cores && !current_known(tr))
+        tw_cores = 0;
+    int rc = follow_arm(tr, (follow ? cores : 0) | tw_cores);
     return rc ? rc : slot_arm(tr, follow ? cores & tr->slot_runs : cores);
 }
 
@@ -296,6 +302,9 @@ int follow_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs,
     uint64_t bit = 1ull << vcpu;
     tr->slot_runs = runs ? tr->slot_runs | bit : tr->slot_runs & ~bit;
     tr->st.switches++;
+    int rc = tw_on_switch(tr, &h.task); /* a process !mode waits for runs */
+    if (rc)
+        return rc;
     struct tgt_regs same = *regs;
     return trap_finish(tr, vcpu, &same, &same);
 }

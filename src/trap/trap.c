@@ -38,6 +38,7 @@ void trap_free(struct trap *tr)
                     "r11 of the yield syscall\n",
                     tr->nheld, tr->nheld == 1 ? "" : "s");
         tr->mode_user = 0;
+        tw_sync(tr, false);
         md_arm(tr, false);
         sc_arm_vcpus(tr, 0);
         if (tr->ud_bp && tgt_breakpoint(tr->t, TGT_BP_SW, tr->ud_handler, 1, false) == 0)
@@ -250,6 +251,17 @@ int trap_sync(struct trap *tr)
     return rc;
 }
 
+/* !mode by the transition watch when it can be used (watch.c), else by
+ * mode.c's traps (tr->tw_on false). */
+static int watch_mode(struct trap *tr, bool need)
+{
+    int rc = need ? tw_prepare(tr) : 0;
+    if (rc == -VMDBG_ESTATE)
+        return rc;
+    tr->tw_on = need && rc == 0;
+    return tw_sync(tr, tr->tw_on);
+}
+
 static int sync_mechanisms(struct trap *tr)
 {
     if (tr->t->exited)
@@ -264,12 +276,20 @@ static int sync_mechanisms(struct trap *tr)
     tr->sysret_variant = variant;
     /* held threads need the traps that will let them go */
     bool need_mode = ev_type_needed(tr->e, EV_MODE, NULL, NULL) || tr->nheld > 0;
-    if (!need_mode)
-        tr->mode_user = 0;
     tr->sc_cores = need_sc ? sc_cores : 0;
     tr->waiting = false;
     tr->wait_why[0] = '\0';
-    int rc = 0;
+    int rc = watch_mode(tr, need_mode);
+    if (rc == -VMDBG_ESTATE) { /* the kernel is not up yet */
+        tr->waiting = true;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    if (tr->tw_on) /* the watch does all of !mode: the rest is armed as without it */
+        need_mode = false;
+    if (!need_mode)
+        tr->mode_user = 0;
     if (need_sc && !need_mode) {
         rc = slot_prepare(tr);
         if (rc == -VMDBG_ESTATE) { /* the kernel is not up yet */
@@ -405,6 +425,11 @@ int trap_run_hit(struct trap *tr, enum trap_verdict *verdict)
         if (rc)
             return rc;
     }
+    if (p->via_watch) {
+        int rc = tw_write_back(tr);
+        if (rc)
+            return rc;
+    }
     /* scripts may have enabled, disabled or cleared events: sync first */
     return trap_finish(tr, vcpu, &p->hit.regs, &p->guest);
 }
@@ -419,7 +444,11 @@ int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict
     bool slot_hit = stop->reason == TGT_STOP_TRAP && stop->watch && slot_watched(tr, stop->addr);
     bool switch_hit =
         stop->reason == TGT_STOP_TRAP && stop->watch && follow_watched(tr, stop->addr);
-    if (!slot_hit && !switch_hit &&
+    enum tw_kind tw_kind = TW_ENTRY;
+    int tw_index = -1;
+    bool tw_hit = stop->reason == TGT_STOP_TRAP && stop->watch &&
+                  tw_watched(tr, stop->addr, &tw_kind, &tw_index);
+    if (!slot_hit && !switch_hit && !tw_hit &&
         (!maybe_hook ||
          (!tr->ud_bp && !tr->sysret_bps && !tr->reset_bp && !tr->iret_armed && !tr->entry_bps)))
         return 0;
@@ -429,6 +458,7 @@ int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict
      * instruction where the last hit on this vCPU had them. */
     uint8_t frame[40], insn[2], sysret[3], np_frame[MD_NP_READ], np_insn[2];
     const struct entry_trap *entry;
+    struct tw_buffers tw_buf;
     struct tgt_mem_req spec[5 + TRAP_OS_PREFETCH_MAX] = {
         {.addr = tr->spec_frame[vcpu], .len = sizeof(frame), .buf = frame},
         {.addr = tr->spec_rip[vcpu], .len = sizeof(insn), .buf = insn},
@@ -458,6 +488,9 @@ int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict
         spec[nspec++] = (struct tgt_mem_req){
             .addr = tr->spec_np_rip[vcpu], .len = sizeof(np_insn), .buf = np_insn};
     }
+    size_t tw_n = tw_hit ? tw_reads(tr, vcpu, tw_kind, tw_index, spec, &tw_buf) : 0;
+    if (tw_hit) /* a watch hit reads only what it needs */
+        nspec = tw_n;
     struct tgt_mem_req *os_reqs = NULL;
     size_t nos = tr->os.prefetch ? tr->os.prefetch(tr->os.ctx, vcpu, &os_reqs) : 0;
     size_t os_first = nspec;
@@ -473,7 +506,9 @@ int trap_on_stop(struct trap *tr, const struct tgt_stop *stop, enum trap_verdict
         return trap_on_reset(tr, verdict);
     uint64_t rip = regs.v[TGT_RIP];
     tr->last_was_syscall[vcpu] = slot_hit || (tr->ud_bp && rip == tr->ud_handler);
-    if (slot_hit)
+    if (tw_hit)
+        rc = tw_on_hit(tr, vcpu, &regs, tw_kind, tw_index, spec, tw_n, verdict);
+    else if (slot_hit)
         rc = slot_on_hit(tr, vcpu, &regs, verdict);
     else if (switch_hit)
         rc = follow_on_hit(tr, vcpu, &regs, verdict);
@@ -542,6 +577,21 @@ void trap_describe(const struct trap *tr, FILE *out)
     if (tr->sysret_bps)
         fprintf(out, "sysret hook: armed (%d SYSRETQ breakpoint%s)\n", tr->nsysret,
                 tr->nsysret == 1 ? "" : "s");
+    if (tr->tw_on) {
+        int missing = 0;
+        for (int i = 0; i < tr->tw_nprocs; i++)
+            missing += tr->tw_procs[i].list == 0;
+        fprintf(out,
+                "transition watch: armed (%d thread%s of %d process%s, a write watchpoint on "
+                "each one's saved user frame and status word)\n",
+                tr->tw_nthreads, tr->tw_nthreads == 1 ? "" : "s", tr->tw_nprocs - missing,
+                tr->tw_nprocs - missing == 1 ? "" : "es");
+        if (missing)
+            fprintf(out,
+                    "transition watch: %d process%s not found yet: context switches are "
+                    "followed until %s\n",
+                    missing, missing == 1 ? "" : "es", missing == 1 ? "it runs" : "they run");
+    }
     if (tr->iret_armed)
         fprintf(out,
                 "iret trap: armed (%d user code descriptor%s not-present, #NP handler "

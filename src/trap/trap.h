@@ -59,6 +59,24 @@ void trap_free(struct trap *tr);
  *    SYSRETQs are found before the first SYSCALL is trapped. */
 #define TRAP_OS_PREFETCH_MAX 2
 
+/* Code ranges [lo, hi) and offsets the transition watch classifies its
+ * hits with (Linux names in brackets). */
+struct trap_os_sites {
+    uint64_t entry_lo, entry_hi; /* the entry code [__entry_text_start/end] */
+    uint64_t copy_lo, copy_hi;   /* copies an entry's frame to the thread [sync_regs] */
+    uint64_t exit_lo,
+        exit_hi;         /* writes the status word on the way out [exit_to_user_mode_prepare] */
+    uint32_t status_off; /* that 4-byte word, from the task [thread_info.status] */
+};
+
+/* A thread whose transitions are watched: its saved user registers are
+ * x86-64 Linux's struct pt_regs at regs, the top of its kernel stack. */
+struct trap_thread {
+    uint64_t task;
+    uint64_t tid;
+    uint64_t regs;
+};
+
 struct trap_os {
     void *ctx;
     int (*ready)(void *ctx);
@@ -82,6 +100,13 @@ struct trap_os {
      * kernel's task switch writes (Linux: current_task): a watchpoint there
      * lets pid-filtered !syscall events hook only while their process runs. */
     int (*current_off)(void *ctx, uint64_t *off);
+    /* The transition watch of !mode (watch.c): where the kernel saves and
+     * restores a thread's user registers. Both optional; without them
+     * !mode uses the #UD hook, the IRET trap and the IDT-entry traps. */
+    int (*sites)(void *ctx, struct trap_os_sites *out);
+    /* The threads of process pid (at most max): how many, 0 when there is
+     * no such process; *list is a word written when a thread joins it. */
+    int (*threads)(void *ctx, uint32_t pid, struct trap_thread *out, int max, uint64_t *list);
 };
 void trap_set_os(struct trap *tr, const struct trap_os *os);
 

@@ -37,3 +37,12 @@ void x86_decode_segdesc(uint64_t raw, struct x86_segdesc *out)
     out->db = (raw >> 54) & 1;
     out->granularity = (raw >> 55) & 1;
 }
+
+bool x86_pushes_error_code(unsigned vector)
+{
+    static const uint8_t with_code[] = {8, 10, 11, 12, 13, 14, 17, 21, 29, 30};
+    for (size_t i = 0; i < sizeof(with_code); i++)
+        if (with_code[i] == vector)
+            return true;
+    return false;
+}

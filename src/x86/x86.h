@@ -37,6 +37,8 @@ struct x86_gate {
 };
 
 void x86_decode_gate(const uint8_t raw[16], struct x86_gate *out);
+/* Does the CPU push an error code for this exception vector (SDM vol. 3, 6.13)? */
+bool x86_pushes_error_code(unsigned vector);
 
 /* A code or data segment descriptor (8 bytes of the GDT). */
 struct x86_segdesc {
@@ -59,6 +61,8 @@ struct x86_iret_frame {
 #define X86_RFLAGS_TF (1ull << 8)
 #define X86_RFLAGS_IF (1ull << 9)
 #define X86_RFLAGS_RF (1ull << 16)
+#define X86_RFLAGS_NT (1ull << 14)
+#define X86_RFLAGS_VM (1ull << 17)
 #define X86_RFLAGS_AC (1ull << 18)
 /* Bits SYSRET keeps from R11 (the rest are reserved or cleared). */
 #define X86_SYSRET_RFLAGS_MASK 0x3C7FD7ull

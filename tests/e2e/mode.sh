@@ -20,7 +20,8 @@ mode_start m '
 while :; do echo tick; sleep 1; done &
 for t in base both u k; do
     sh -c "echo mode-$t pid=\$\$ ppid=\$PPID; [ $t = base ] || sleep 3; exec /bin/modeloop '"$ML_ARGS"'"
-done'
+done
+sleep 3 # the last run'"'"'s events are cleared before the guest powers off'
 
 # hooked_run PHASE MODE:TAG...: wait for the phase's shell, create a `!mode MODE` event for
 # its pid per argument (printing "TAG pid=<pid> ctx=<context> rip=<rip>"), let modeloop run to its
@@ -34,19 +35,29 @@ hooked_run() {
     for ev in "$@"; do
         send "!mode ${ev%%:*} pid 0n$pid script { printf(\"${ev#*:} pid=%d ctx=%x rip=%llx\\n\", \$pid, \$context, @rip); }"
     done
-    send 'g'
+    send 'events' 'g'
     await "$c" "^modeloop pid=$pid .* err=[0-9]+" 120
-    send 'pause' "dq $GDT_USER_CS l 8" 'events c all' "dq $GDT_USER_CS l 8" 'r efer' 'g'
+    send 'pause' "dq $GDT_USER_CS l 8" 'events c all' "dq $GDT_USER_CS l 8" 'r efer' 'events' 'g'
 }
 GDT_USER_CS=fffffe0000001030
 
-# restored PID: the descriptor and EFER of the first hooked run as they were before it
+# restored: the descriptor and EFER of the first hooked run as they were before it. The
+# traps mark the descriptor not-present while armed; the watch leaves it alone.
 restored() {
     d=$(grep "^$GDT_USER_CS  " "$o" | head -3 | awk '{print $2}')
     before=$(echo "$d" | sed -n 1p) armed=$(echo "$d" | sed -n 2p) after=$(echo "$d" | sed -n 3p)
     [ -n "$after" ] || fail "the GDT descriptor could not be read: '$d'"
-    [ "$armed" = "$(printf '%016x' $((0x$before & ~(1 << 47))))" ] ||
-        fail "armed: GDT[6] $armed, expected $before with P clear"
+    if [ "$MODE_HOOK" = traps ]; then
+        want=$(printf '%016x' $((0x$before & ~(1 << 47))))
+    else
+        want=$before
+    fi
+    [ "$armed" = "$want" ] || fail "armed ($MODE_HOOK): GDT[6] $armed, expected $want"
+    if [ "$MODE_HOOK" = traps ]; then
+        expect "$o" '^iret trap: armed' "events did not show the IRET trap"
+    else
+        expect "$o" '^transition watch: armed \(1 thread of 1 process,' "events did not show the watch"
+    fi
     [ "$after" = "$before" ] || fail "after the clear: GDT[6] $after, before $before"
     e=$(grep -Eo '^efer=[0-9a-f]+' "$o" | head -2)
     [ "$(echo "$e" | sed -n 1p)" = "$(echo "$e" | sed -n 2p)" ] || fail "EFER not restored: $e"
@@ -60,7 +71,6 @@ hooked_run u u:uo
 u_pid=$pid
 hooked_run k k:ko
 k_pid=$pid
-send 'pause' 'events' 'g'
 mode_finish
 
 restored
@@ -136,7 +146,7 @@ nko=$(n_lines ko)
     fail "!mode u alone: $nuo events ($(n_lines uo 3) with context 3) for $syscalls syscalls"
 [ "$nko" -ge $((syscalls + pages + signals)) ] && [ "$(n_lines ko 0)" -eq "$nko" ] ||
     fail "!mode k alone: $nko events ($(n_lines ko 0) with context 0), expected at least $((syscalls + pages + signals))"
-expect "$o" '^no active events' "events were left after events c all"
+[ "$(grep -c '^no active events' "$o" || true)" -eq 3 ] || fail "events were left after an events c all"
 echo "ok: !mode u alone $nuo (all context 3), !mode k alone $nko (all context 0); workload lines identical: $base"
 
 # Refusals: one line each, nothing created; preactivate mode is accepted.

@@ -4,13 +4,23 @@
 # while the test drives vmdbg through a FIFO (linux_lib.sh's send/await).
 . "$(dirname "$0")/linux_lib.sh"
 
+# Which mechanism !mode runs on: the transition watch (default) or, with MODE_HOOK=traps,
+# the breakpoint traps vmdbg falls back to (--mode-traps).
+MODE_HOOK=${MODE_HOOK:-watch}
+case $MODE_HOOK in
+watch) mode_opts= ;;
+traps) mode_opts=--mode-traps ;;
+*) fail "MODE_HOOK must be watch or traps, not '$MODE_HOOK'" ;;
+esac
+
 # mode_start NAME GUEST_RUN: boot with GUEST_RUN, console in $c, output in $o, and let it run
 mode_start() {
     o=$work/$1.out.txt
     c=$work/$1.console.txt
     mode_err=$work/$1.err.txt
     mkfifo "$work/$1.cmds"
-    timeout 280 "$VMDBG" --console "$c" -x "$work/$1.cmds" --guest-run "$2" >"$o" 2>"$mode_err" &
+    # shellcheck disable=SC2086 # mode_opts is one option or none
+    timeout 280 "$VMDBG" $mode_opts --console "$c" -x "$work/$1.cmds" --guest-run "$2" >"$o" 2>"$mode_err" &
     vmdbg_pid=$!
     exec 3>"$work/$1.cmds"
     send 'g'

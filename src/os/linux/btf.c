@@ -33,6 +33,9 @@ static const struct field_spec fields[] = {
     {"task_struct", "mm", OFF(task_mm), 8, NO_SIZE_SLOT},
     {"task_struct", "start_time", OFF(task_start_time), 8, NO_SIZE_SLOT},
     {"task_struct", "flags", OFF(task_flags), 4, NO_SIZE_SLOT},
+    {"task_struct", "stack", OFF(task_stack), 8, NO_SIZE_SLOT},
+    {"task_struct", "thread_info", OFF(task_thread_info), 0, OFF(thread_info_len)},
+    {"thread_info", "status", OFF(thread_info_status), 4, NO_SIZE_SLOT},
     {"signal_struct", "thread_head", OFF(signal_thread_head), 16, NO_SIZE_SLOT},
     {"mm_struct", "pgd", OFF(mm_pgd), 8, NO_SIZE_SLOT},
 };

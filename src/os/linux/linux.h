@@ -39,6 +39,9 @@ size_t lnx_symtab_count(const struct lnx_symtab *st);
  * VMDBG_EINVAL when the name has several different addresses (static
  * symbols of different files): such a name cannot be trusted. */
 int lnx_symtab_lookup(const struct lnx_symtab *st, const char *name, uint64_t *addr);
+/* The lowest symbol address above addr (where the code at addr ends, at
+ * the latest); VMDBG_ENOENT when there is none. */
+int lnx_symtab_next(const struct lnx_symtab *st, uint64_t addr, uint64_t *next);
 
 /* ---- BTF structure offsets --------------------------------------------- */
 
@@ -57,6 +60,10 @@ struct lnx_offsets {
     uint32_t task_mm;           /* struct mm_struct *, NULL for kernel threads */
     uint32_t task_start_time;   /* u64, ns since boot: tells a reused task_struct apart */
     uint32_t task_flags;        /* unsigned int: PF_KTHREAD */
+    uint32_t task_stack;        /* void *: the kernel stack (THREAD_SIZE bytes) */
+    uint32_t task_thread_info;  /* struct thread_info (x86-64: first) */
+    uint32_t thread_info_len;
+    uint32_t thread_info_status; /* u32: written on every return to user mode */
     uint32_t signal_thread_head;
     uint32_t mm_pgd; /* pgd_t *, a direct-map address */
 };
@@ -114,6 +121,9 @@ int lnx_slide(const struct lnx *l, int64_t *slide);
 /* A symbol's runtime address (slid; per-CPU symbols are offsets and are not). */
 int lnx_symbol(struct lnx *l, const char *name, uint64_t *addr);
 
+/* Where a function's code is: [start, end), end being the next symbol. */
+int lnx_symbol_extent(struct lnx *l, const char *name, uint64_t *start, uint64_t *end);
+
 /* What a task is, as HyperDbg names it: $pid = tgid, $tid = pid,
  * $proc = leader, $thread = task, $pname = comm. */
 struct lnx_task_info {
@@ -167,6 +177,31 @@ int lnx_process_foreach(struct lnx *l, struct tgt *t, int vcpu, lnx_task_fn fn, 
 /* Every thread of the process whose leader is `leader`. */
 int lnx_thread_foreach(struct lnx *l, struct tgt *t, int vcpu, uint64_t leader, lnx_task_fn fn,
                        void *ctx);
+
+/* One thread as vmdbg's transition watch needs it: where the kernel keeps
+ * the thread's user registers while it is in the kernel (struct pt_regs,
+ * at the top of its kernel stack). */
+struct lnx_thread {
+    uint64_t task;
+    uint32_t tid;
+    uint64_t regs; /* its struct pt_regs */
+};
+
+/* Where the kernel saves and restores a thread's user state, for vmdbg's
+ * transition watch: code ranges [lo, hi) and the status word's offset. */
+struct lnx_sites {
+    uint64_t entry_lo, entry_hi; /* the entry code: __entry_text_start/end */
+    uint64_t copy_lo, copy_hi;   /* sync_regs: an entry's frame to the thread stack */
+    uint64_t exit_lo, exit_hi;   /* exit_to_user_mode_prepare: clears TS_COMPAT */
+    uint32_t status_off;         /* thread_info.status, from the task */
+};
+int lnx_transition_sites(struct lnx *l, struct lnx_sites *out);
+
+/* The threads of the process whose tgid is pid (at most max): their
+ * number, 0 when there is no such process. *list is the word the kernel
+ * writes when a thread joins the process (signal->thread_head.prev). */
+int lnx_process_threads(struct lnx *l, struct tgt *t, int vcpu, uint32_t pid,
+                        struct lnx_thread *out, int max, uint64_t *list);
 
 /* Forget per-vCPU caches (e.g. after the guest rebooted or a vCPU was
  * added); the slide is recomputed too. */

@@ -228,3 +228,17 @@ int lnx_symtab_lookup(const struct lnx_symtab *st, const char *name, uint64_t *a
     }
     return err_set(VMDBG_ENOENT, "symbol %s is not in the map", name);
 }
+
+int lnx_symtab_next(const struct lnx_symtab *st, uint64_t addr, uint64_t *next)
+{
+    /* a linear scan: the table is sorted by name, and this is asked once
+     * per function when events are armed */
+    uint64_t best = UINT64_MAX;
+    for (size_t i = 0; st && i < st->count; i++)
+        if (st->syms[i].addr > addr && st->syms[i].addr < best)
+            best = st->syms[i].addr;
+    if (best == UINT64_MAX)
+        return err_set(VMDBG_ENOENT, "no symbol follows %llx in the map", (unsigned long long)addr);
+    *next = best;
+    return 0;
+}

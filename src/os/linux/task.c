@@ -366,6 +366,33 @@ int lnx_symbol(struct lnx *l, const char *name, uint64_t *addr)
     return 0;
 }
 
+int lnx_symbol_extent(struct lnx *l, const char *name, uint64_t *start, uint64_t *end)
+{
+    uint64_t linked, next;
+    int rc = lnx_symbol(l, name, start); /* refuses without a profile or a slide */
+    if (!rc)
+        rc = lnx_symtab_lookup(l->syms, name, &linked);
+    if (!rc)
+        rc = lnx_symtab_next(l->syms, linked, &next);
+    if (!rc)
+        *end = *start + (next - linked);
+    return rc;
+}
+
+int lnx_transition_sites(struct lnx *l, struct lnx_sites *out)
+{
+    int rc = lnx_symbol(l, "__entry_text_start", &out->entry_lo);
+    if (!rc)
+        rc = lnx_symbol(l, "__entry_text_end", &out->entry_hi);
+    if (!rc)
+        rc = lnx_symbol_extent(l, "sync_regs", &out->copy_lo, &out->copy_hi);
+    if (!rc)
+        rc = lnx_symbol_extent(l, "exit_to_user_mode_prepare", &out->exit_lo, &out->exit_hi);
+    if (!rc)
+        out->status_off = l->off.task_thread_info + l->off.thread_info_status;
+    return rc;
+}
+
 /* ---- tasks -------------------------------------------------------------- */
 
 /* The fields read from a task_struct. ORDER TASK_FIELD: task_field_at(). */
@@ -669,4 +696,107 @@ int lnx_thread_foreach(struct lnx *l, struct tgt *t, int vcpu, uint64_t leader, 
         rc = walk_task_list(l, t, vcpu, signal + l->off.signal_thread_head, l->off.task_thread_node,
                             fn, ctx);
     return rc;
+}
+
+/* ---- threads for the transition watch -------------------------------------- */
+
+/* x86-64: the user registers of a thread in the kernel sit in struct
+ * pt_regs (21 words) at the top of its kernel stack. */
+#define PT_REGS_SIZE   168
+#define PT_REGS_CS_AT  136
+#define PT_REGS_SS_AT  160
+#define THREAD_SIZE_16 (16u * 1024)
+
+struct thread_walk {
+    struct lnx *l;
+    struct tgt *t;
+    int vcpu;
+    uint32_t pid;
+    uint64_t leader;
+    struct lnx_thread *out;
+    int max, n;
+};
+
+static int find_leader(void *ctx, const struct lnx_task_info *ti)
+{
+    struct thread_walk *w = ctx;
+    if (ti->tgid != w->pid || !ti->mm)
+        return 0;
+    w->leader = ti->task;
+    return 1;
+}
+
+/* A kernel address outside the direct map and the image (a vmalloc'ed
+ * stack): through the vCPU's page tables, the kernel root under PTI. */
+static int vread64(struct thread_walk *w, uint64_t va, uint64_t *v)
+{
+    unsigned char b[8];
+    struct tgt_regs regs;
+    uint64_t pa;
+    int rc = tgt_mem_read(w->t, w->vcpu, va, b, sizeof(b), false);
+    if (rc) {
+        rc = tgt_regs_read(w->t, w->vcpu, &regs);
+        if (!rc)
+            rc = kernel_translate(w->l, w->t, w->vcpu, &regs, va, &pa);
+        if (!rc)
+            rc = phys_read(w->l, w->t, w->vcpu, pa, b, sizeof(b));
+    }
+    if (!rc)
+        *v = le64(b);
+    return rc;
+}
+
+/* THREAD_SIZE is not in the BTF: it is the size (16 KiB, 32 KiB with
+ * KASAN) whose top holds a user frame with the user selectors. */
+static int thread_regs(struct thread_walk *w, uint64_t task, uint64_t *regs)
+{
+    uint64_t stack;
+    int rc = kread64(w->l, w->t, w->vcpu, task + w->l->off.task_stack, &stack);
+    for (uint32_t size = THREAD_SIZE_16; !rc && size <= 2 * THREAD_SIZE_16; size *= 2) {
+        uint64_t at = stack + size - PT_REGS_SIZE, cs, ss;
+        if (vread64(w, at + PT_REGS_CS_AT, &cs) || vread64(w, at + PT_REGS_SS_AT, &ss))
+            continue;
+        if (cs == LNX_USER_CS && ss == LNX_USER_SS) {
+            *regs = at;
+            return 0;
+        }
+    }
+    return rc ? rc : err_set(VMDBG_EUNSUP, "no user frame at the top of task %llx's stack",
+                             (unsigned long long)task);
+}
+
+static int add_thread(void *ctx, const struct lnx_task_info *ti)
+{
+    struct thread_walk *w = ctx;
+    if (w->n == w->max)
+        return err_set(VMDBG_EUNSUP, "process %u has more than %d threads", w->pid, w->max);
+    struct lnx_thread *th = &w->out[w->n];
+    int rc = thread_regs(w, ti->task, &th->regs);
+    if (rc == -VMDBG_EUNSUP) /* a thread being torn down: it makes no more transitions */
+        return 0;
+    if (rc)
+        return rc;
+    th->task = ti->task;
+    th->tid = ti->pid;
+    w->n++;
+    return 0;
+}
+
+int lnx_process_threads(struct lnx *l, struct tgt *t, int vcpu, uint32_t pid,
+                        struct lnx_thread *out, int max, uint64_t *list)
+{
+    struct thread_walk w = {l, t, vcpu, pid, 0, out, max, 0};
+    int rc = lnx_process_foreach(l, t, vcpu, find_leader, &w);
+    if (rc < 0)
+        return rc;
+    if (!w.leader)
+        return 0;
+    uint64_t signal;
+    rc = kread64(l, t, vcpu, w.leader + l->off.task_signal, &signal);
+    if (!rc)
+        rc = lnx_thread_foreach(l, t, vcpu, w.leader, add_thread, &w);
+    if (rc)
+        return rc;
+    *list = signal + l->off.signal_thread_head + 8; /* list_head.prev */
+    return w.n;
 }

@@ -505,8 +505,15 @@ int tw_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs, enum tw_ki
 int tw_hold(struct trap *tr)
 {
     struct pending_hit *p = &tr->p;
-    if (!tr->os.hold_syscall || !p->hit.task.known)
+    if (!tr->os.hold_syscall || !p->hit.task.known) {
+        if (!tr->warned_hold)
+            fprintf(tr->out,
+                    "vmdbg: cannot hold the thread in kernel mode (%s): the "
+                    "short-circuit of this return to user mode is ignored\n",
+                    !tr->os.hold_syscall ? "no yield syscall known" : "its task is not known");
+        tr->warned_hold = true;
         return 0;
+    }
     if (tr->nheld == TRAP_MAX_HELD)
         return err_set(VMDBG_EUNSUP, "more than %d threads held at once", TRAP_MAX_HELD);
     struct tgt_regs *r = &p->hit.regs;

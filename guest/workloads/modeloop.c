@@ -1,12 +1,14 @@
 /* modeloop: a vmdbg guest workload that exercises every kind of user/kernel transition of
  * one process and reports what it did.
  *
- * usage: modeloop [-s N] [-p N] [-l N] [-g N] [-b N]
+ * usage: modeloop [-s N] [-p N] [-l N] [-g N] [-b N] [-t N]
  *   -s N  getppid syscalls per round, raw SYSCALL with register and red-zone checks (200)
  *   -p N  fresh anonymous pages written per round: page faults (256)
  *   -l N  busy-loop iterations per round, for timer interrupts (550000000: ~1 s under TCG)
  *   -g N  SIGUSR1 sent to itself per round with kill(); a handler counts them (10)
  *   -b N  rounds; "modeloop beat <i>" (i = 1..N) is written after each round (1)
+ *   -t N  threads started per round after the signals, each making -s getppid calls through
+ *         libc, joined before the beat: a process whose threads come and go (0)
  * final line: modeloop pid=<dec> syscalls=<dec> pages=<dec> spins=<dec> signals=<dec>
  *             checksum=<16 hex> err=<dec>
  * (totals over all rounds; signals counts the handler's runs). Exit status 0, 1 when err != 0,
@@ -14,29 +16,40 @@
  *
  * checksum is one FNV-1a 64 (8 little-endian bytes per value) over, for each round in order:
  * the getppid results; each page's first and last qword as read back; the busy loop's final
- * value; the number of signals handled in the round.
+ * value; the number of signals handled in the round; with -t, each thread's count of getppid
+ * results that were the process's parent.
  * err counts: changed registers/red zone around a syscall, a page whose content is not what
  * was written (or not zero-filled), a round whose handled signal count is not -g, a failed
- * mmap, munmap, sigaction or kill.
+ * mmap, munmap, sigaction or kill, a thread that could not be started or joined, or a thread's
+ * getppid result that was not the parent.
  *
  * Output goes straight to write(2) so each line leaves the process as soon as it is made.
  */
 #include "getppid_loop.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* About 1 s of busy loop per round under QEMU TCG (measured: 1.7 ns per iteration, README). */
 #define SPIN_DEFAULT 550000000u
 #define PAGE_BYTES   4096u
 #define PAGE_WORDS   (PAGE_BYTES / sizeof(uint64_t))
+#define MAX_THREADS  64
 
 struct options {
-    uint64_t syscalls, pages, spins, signals, rounds;
+    uint64_t syscalls, pages, spins, signals, rounds, threads;
+};
+
+/* One thread of -t: its getppid calls, and how many returned the parent. */
+struct thread_job {
+    pthread_t id;
+    uint64_t calls, parent, right;
 };
 
 static volatile sig_atomic_t signals_handled;
@@ -128,32 +141,62 @@ static uint64_t spin(uint64_t iterations)
     return x;
 }
 
+static void *thread_main(void *arg)
+{
+    struct thread_job *job = arg;
+    for (uint64_t i = 0; i < job->calls; i++)
+        job->right += (uint64_t)syscall(SYS_getppid) == job->parent;
+    return NULL;
+}
+
+/* Start the round's threads, join them, fold each one's count; returns errors found. */
+static uint64_t run_threads(uint64_t count, uint64_t calls)
+{
+    struct thread_job jobs[MAX_THREADS] = {0};
+    uint64_t err = 0, started = 0;
+    for (; started < count; started++) {
+        jobs[started] = (struct thread_job){.calls = calls, .parent = (uint64_t)getppid()};
+        if (pthread_create(&jobs[started].id, NULL, thread_main, &jobs[started]) != 0) {
+            err++;
+            break;
+        }
+    }
+    for (uint64_t i = 0; i < started; i++) {
+        err += pthread_join(jobs[i].id, NULL) != 0;
+        err += jobs[i].right != calls;
+        fold(jobs[i].right);
+    }
+    return err;
+}
+
 static void usage(void)
 {
     static const char text[] =
-        "usage: modeloop [-s syscalls] [-p pages] [-l spins] [-g signals] [-b rounds]\n";
+        "usage: modeloop [-s syscalls] [-p pages] [-l spins] [-g signals] [-b rounds] "
+        "[-t threads]\n";
     if (write(2, text, sizeof(text) - 1) < 0)
         return;
 }
 
 int main(int argc, char **argv)
 {
-    struct options opt = {200, 256, SPIN_DEFAULT, 10, 1};
+    struct options opt = {200, 256, SPIN_DEFAULT, 10, 1, 0};
     int c;
 
-    while ((c = getopt(argc, argv, "s:p:l:g:b:")) != -1) {
+    while ((c = getopt(argc, argv, "s:p:l:g:b:t:")) != -1) {
         uint64_t *field = c == 's'   ? &opt.syscalls
                           : c == 'p' ? &opt.pages
                           : c == 'l' ? &opt.spins
                           : c == 'g' ? &opt.signals
                           : c == 'b' ? &opt.rounds
+                          : c == 't' ? &opt.threads
                                      : NULL;
         if (field == NULL || !parse_u64(optarg, field)) {
             usage();
             return 2;
         }
     }
-    if (optind != argc || opt.pages > SIZE_MAX / PAGE_BYTES) {
+    if (optind != argc || opt.pages > SIZE_MAX / PAGE_BYTES || opt.threads > MAX_THREADS) {
         usage();
         return 2;
     }
@@ -183,6 +226,8 @@ int main(int argc, char **argv)
         err += got != opt.signals;
         signals_total += got;
         fold(got);
+
+        err += run_threads(opt.threads, opt.syscalls);
 
         say("modeloop beat %" PRIu64 "\n", round + 1);
     }

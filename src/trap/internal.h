@@ -40,6 +40,7 @@ struct tw_thread {
 struct tw_proc {
     uint32_t pid;
     uint64_t list; /* its watched thread list, 0: not found (yet) */
+    bool gone;     /* found, then it exited: not looked for again */
 };
 
 /* What a watch hit reads with the registers. */

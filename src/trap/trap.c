@@ -578,14 +578,19 @@ void trap_describe(const struct trap *tr, FILE *out)
         fprintf(out, "sysret hook: armed (%d SYSRETQ breakpoint%s)\n", tr->nsysret,
                 tr->nsysret == 1 ? "" : "s");
     if (tr->tw_on) {
-        int missing = 0;
-        for (int i = 0; i < tr->tw_nprocs; i++)
-            missing += tr->tw_procs[i].list == 0;
+        int missing = 0, gone = 0;
+        for (int i = 0; i < tr->tw_nprocs; i++) {
+            gone += tr->tw_procs[i].gone;
+            missing += tr->tw_procs[i].list == 0 && !tr->tw_procs[i].gone;
+        }
         fprintf(out,
                 "transition watch: armed (%d thread%s of %d process%s, a write watchpoint on "
                 "each one's saved user frame and status word)\n",
-                tr->tw_nthreads, tr->tw_nthreads == 1 ? "" : "s", tr->tw_nprocs - missing,
-                tr->tw_nprocs - missing == 1 ? "" : "es");
+                tr->tw_nthreads, tr->tw_nthreads == 1 ? "" : "s", tr->tw_nprocs - missing - gone,
+                tr->tw_nprocs - missing - gone == 1 ? "" : "es");
+        if (gone)
+            fprintf(out, "transition watch: %d process%s exited (not looked for again)\n", gone,
+                    gone == 1 ? "" : "es");
         if (missing)
             fprintf(out,
                     "transition watch: %d process%s not found yet: context switches are "

@@ -195,6 +195,8 @@ static int resolve(struct trap *tr, struct tw_proc *pr)
         if (!rc)
             tr->tw_nthreads++;
     }
+    if (n == 0 && pr->list)
+        pr->gone = true;
     return rc ? rc : watch_list(tr, pr, n > 0 ? list : 0);
 }
 
@@ -244,7 +246,7 @@ int tw_sync(struct trap *tr, bool on)
         if (tr->tw_nprocs == TW_MAX_PROCS)
             return err_set(VMDBG_EUNSUP, "!mode watches at most %d processes", TW_MAX_PROCS);
         struct tw_proc *pr = &tr->tw_procs[tr->tw_nprocs++];
-        *pr = (struct tw_proc){want[k], 0};
+        *pr = (struct tw_proc){want[k], 0, false};
         rc = resolve(tr, pr);
     }
     return rc;
@@ -253,7 +255,7 @@ int tw_sync(struct trap *tr, bool on)
 uint64_t tw_follow_cores(const struct trap *tr)
 {
     for (int i = 0; i < tr->tw_nprocs; i++)
-        if (!tr->tw_procs[i].list)
+        if (!tr->tw_procs[i].list && !tr->tw_procs[i].gone)
             return tr->nvcpus >= 64 ? UINT64_MAX : (1ull << tr->nvcpus) - 1;
     return 0;
 }
@@ -261,7 +263,7 @@ uint64_t tw_follow_cores(const struct trap *tr)
 int tw_on_switch(struct trap *tr, const struct ev_task *task)
 {
     struct tw_proc *pr = task->known ? proc_by_pid(tr, (uint32_t)task->pid) : NULL;
-    return pr && !pr->list ? resolve(tr, pr) : 0;
+    return pr && !pr->list && !pr->gone ? resolve(tr, pr) : 0;
 }
 
 int tw_forget(struct trap *tr)

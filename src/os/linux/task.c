@@ -720,7 +720,7 @@ struct thread_walk {
 static int find_leader(void *ctx, const struct lnx_task_info *ti)
 {
     struct thread_walk *w = ctx;
-    if (ti->tgid != w->pid || !ti->mm)
+    if (ti->tgid != w->pid) /* a kernel thread shows no user frame: no threads */
         return 0;
     w->leader = ti->task;
     return 1;

@@ -32,6 +32,8 @@ int slot_prepare(struct trap *tr)
         return 0;
     if (!tr->os.lstar || !tr->os.user_cs || tr->slot_unusable)
         return err_set(VMDBG_EUNSUP, "no OS profile tells the syscall entry");
+    if (!trap_watch_exact(tr))
+        return err_set(VMDBG_EUNSUP, "watchpoint hits of several vCPUs are not all reported");
     int rc = trap_kernel_ready(tr);
     if (rc)
         return rc;

@@ -91,6 +91,8 @@ int tw_prepare(struct trap *tr)
         return 0;
     if (!tr->os.sites || !tr->os.threads || tr->tw_unusable)
         return err_set(VMDBG_EUNSUP, "no OS profile tells where threads save their registers");
+    if (!trap_watch_exact(tr))
+        return err_set(VMDBG_EUNSUP, "watchpoint hits of several vCPUs are not all reported");
     int rc = slot_prepare(tr); /* the SYSCALL entry: its RSP slot, and LSTAR to hold threads */
     if (!rc)
         rc = tr->os.sites(tr->os.ctx, &tr->tw_sites);

@@ -2,14 +2,20 @@
  * events into stops (DESIGN §3), classification of each stop, emulation of
  * the trapped instruction, and exact restoration when events are cleared.
  *
- *  - SYSCALL: EFER.SCE cleared, a breakpoint on the #UD handler (IDT gate
- *    6); a user #UD on `0f 05` is a SYSCALL and is emulated.
+ *  - SYSCALL: with an OS profile on one vCPU, a write watchpoint on the
+ *    per-CPU slot where the syscall entry saves RSP (slot.c), following
+ *    context switches for pid-filtered events; otherwise EFER.SCE cleared,
+ *    a breakpoint on the #UD handler (IDT gate 6); a user #UD on `0f 05` is
+ *    a SYSCALL and is emulated.
  *  - SYSRET: breakpoints on the kernel's SYSRETQ instructions, found by
  *    disassembling the syscall entry (LSTAR), emulated there.
- *  - !mode adds the IRET trap (user code descriptors marked not-present in
- *    each vCPU's GDT, a breakpoint on the #NP handler, IRETQ emulated) and
- *    the IDT-entry traps (breakpoints on the handlers), these armed only
- *    while a watched process runs in user mode.
+ *  - !mode: with an OS profile on one vCPU, the transition watch (watch.c):
+ *    write watchpoints on each watched thread's saved user frame and status
+ *    word. Otherwise the #UD hook, the SYSRETQ breakpoints, the IRET trap
+ *    (user code descriptors marked not-present in each vCPU's GDT, a
+ *    breakpoint on the #NP handler, IRETQ emulated) and the IDT-entry traps
+ *    (breakpoints on the handlers), these armed only while a watched
+ *    process runs in user mode (mode.c).
  *
  * LSTAR, STAR and FMASK are not readable through QEMU's stub; they are
  * learned by letting the first trapped SYSCALL (and SYSRET) run for real

@@ -84,11 +84,12 @@ int cmd_status(struct session *s, int argc, char **argv)
                 (unsigned long long)ev_delivered(s->events));
     if (st && st->switches)
         fprintf(s->out, "context switches followed: %llu\n", (unsigned long long)st->switches);
-    if (st && (st->irets || st->entries || st->transitions))
-        fprintf(s->out, "mode traps:  %llu IRETs to user mode, %llu IDT-entry hits, %llu "
-                        "transitions of watched processes\n",
-                (unsigned long long)st->irets, (unsigned long long)st->entries,
-                (unsigned long long)st->transitions);
+    if (st && (st->irets || st->entries || st->transitions || st->watch_other))
+        fprintf(s->out,
+                "!mode:       %llu transitions of watched processes; traps: %llu IRETs to user "
+                "mode, %llu IDT-entry hits; watch: %llu other writes\n",
+                (unsigned long long)st->transitions, (unsigned long long)st->irets,
+                (unsigned long long)st->entries, (unsigned long long)st->watch_other);
     return 0;
 }
 

@@ -335,6 +335,8 @@ int tw_hold(struct trap *tr);
 int tw_write_back(struct trap *tr);
 /* All watchpoints out, the kernel forgotten (a reset). */
 int tw_forget(struct trap *tr);
+/* What is watched, for `events` (nothing when the watch is off). */
+void tw_describe(const struct trap *tr, FILE *out);
 
 /* reset.c */
 /* The reset-vector breakpoint, in while the guest kernel is known. */

@@ -577,26 +577,7 @@ void trap_describe(const struct trap *tr, FILE *out)
     if (tr->sysret_bps)
         fprintf(out, "sysret hook: armed (%d SYSRETQ breakpoint%s)\n", tr->nsysret,
                 tr->nsysret == 1 ? "" : "s");
-    if (tr->tw_on) {
-        int missing = 0, gone = 0;
-        for (int i = 0; i < tr->tw_nprocs; i++) {
-            gone += tr->tw_procs[i].gone;
-            missing += tr->tw_procs[i].list == 0 && !tr->tw_procs[i].gone;
-        }
-        fprintf(out,
-                "transition watch: armed (%d thread%s of %d process%s, a write watchpoint on "
-                "each one's saved user frame and status word)\n",
-                tr->tw_nthreads, tr->tw_nthreads == 1 ? "" : "s", tr->tw_nprocs - missing - gone,
-                tr->tw_nprocs - missing - gone == 1 ? "" : "es");
-        if (gone)
-            fprintf(out, "transition watch: %d process%s exited (not looked for again)\n", gone,
-                    gone == 1 ? "" : "es");
-        if (missing)
-            fprintf(out,
-                    "transition watch: %d process%s not found yet: context switches are "
-                    "followed until %s\n",
-                    missing, missing == 1 ? "" : "es", missing == 1 ? "it runs" : "they run");
-    }
+    tw_describe(tr, out);
     if (tr->iret_armed)
         fprintf(out,
                 "iret trap: armed (%d user code descriptor%s not-present, #NP handler "

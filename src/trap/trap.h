@@ -50,6 +50,7 @@ struct trap_stats {
     uint64_t handler_ns;  /* time from stop to continue, summed */
     uint64_t resets;      /* guest resets seen (hooks dropped, armed again) */
     uint64_t switches;    /* context switches followed (slot.c) */
+    uint64_t watch_other; /* transition-watch hits that were no transition (watch.c) */
 };
 
 int trap_new(struct tgt *t, struct ev_engine *e, FILE *out, struct trap **trp);

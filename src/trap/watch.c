@@ -276,6 +276,30 @@ int tw_forget(struct trap *tr)
     return rc;
 }
 
+void tw_describe(const struct trap *tr, FILE *out)
+{
+    if (!tr->tw_on)
+        return;
+    int missing = 0, gone = 0;
+    for (int i = 0; i < tr->tw_nprocs; i++) {
+        gone += tr->tw_procs[i].gone;
+        missing += tr->tw_procs[i].list == 0 && !tr->tw_procs[i].gone;
+    }
+    fprintf(out,
+            "transition watch: armed (%d thread%s of %d process%s, a write watchpoint on "
+            "each one's saved user frame and status word)\n",
+            tr->tw_nthreads, tr->tw_nthreads == 1 ? "" : "s", tr->tw_nprocs - missing - gone,
+            tr->tw_nprocs - missing - gone == 1 ? "" : "es");
+    if (gone)
+        fprintf(out, "transition watch: %d process%s exited (not looked for again)\n", gone,
+                gone == 1 ? "" : "es");
+    if (missing)
+        fprintf(out,
+                "transition watch: %d process%s not found yet: context switches are "
+                "followed until %s\n",
+                missing, missing == 1 ? "" : "es", missing == 1 ? "it runs" : "they run");
+}
+
 /* ---- classifying a stop ------------------------------------------------------- */
 
 bool tw_watched(const struct trap *tr, uint64_t addr, enum tw_kind *kind, int *index)
@@ -430,9 +454,11 @@ static int release(struct trap *tr, int vcpu, const struct tw_thread *w, uint8_t
     return 0;
 }
 
+/* A watch hit that is no transition: the guest goes on. */
 static int resume_same(struct trap *tr, int vcpu, const struct tgt_regs *regs)
 {
     struct tgt_regs same = *regs;
+    tr->st.watch_other++;
     return trap_finish(tr, vcpu, &same, &same);
 }
 

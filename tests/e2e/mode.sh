@@ -57,6 +57,8 @@ restored() {
         expect "$o" '^iret trap: armed' "events did not show the IRET trap"
     else
         expect "$o" '^transition watch: armed \(1 thread of 1 process,' "events did not show the watch"
+        # shown by the `events` of each hooked run, gone from the one after its clear
+        [ "$(grep -c '^transition watch' "$o" || true)" -eq 3 ] || fail "the watch stayed after a clear"
     fi
     [ "$after" = "$before" ] || fail "after the clear: GDT[6] $after, before $before"
     e=$(grep -Eo '^efer=[0-9a-f]+' "$o" | head -2)

@@ -34,7 +34,8 @@ enum tw_at {
 struct tw_thread {
     uint32_t pid;
     uint64_t task, tid;
-    uint64_t regs; /* its saved user frame */
+    uint64_t regs;         /* its saved user frame */
+    enum tw_at last_entry; /* how its last kernel entry came (what the next one reads) */
 };
 
 struct tw_proc {

@@ -192,7 +192,7 @@ static int resolve(struct trap *tr, struct tw_proc *pr)
         if (tr->tw_nthreads == TW_MAX_THREADS)
             return err_set(VMDBG_EUNSUP, "!mode watches at most %d threads", TW_MAX_THREADS);
         struct tw_thread *w = &tr->tw_threads[tr->tw_nthreads];
-        *w = (struct tw_thread){pr->pid, th[k].task, th[k].tid, th[k].regs};
+        *w = (struct tw_thread){pr->pid, th[k].task, th[k].tid, th[k].regs, TW_AT_SYSCALL};
         rc = watch_thread(tr, w, true);
         if (!rc)
             tr->tw_nthreads++;
@@ -325,19 +325,24 @@ bool tw_watched(const struct trap *tr, uint64_t addr, enum tw_kind *kind, int *i
     return false;
 }
 
+/* Each read in the register round trip costs a few µs: an entry reads
+ * what the thread's last entry needed (a SYSCALL: the RSP slot; an
+ * interrupt: the frame and the stack words), a wrong guess one more trip. */
 size_t tw_reads(struct trap *tr, int vcpu, enum tw_kind kind, int index, struct tgt_mem_req *req,
                 struct tw_buffers *b)
 {
+    const struct tw_thread *w = &tr->tw_threads[index];
+    bool syscall = kind == TW_ENTRY && w->last_entry == TW_AT_SYSCALL;
+    size_t n = 0;
     if (kind == TW_LIST)
         return 0;
-    size_t n = 0;
-    req[n++] = (struct tgt_mem_req){
-        .addr = tr->tw_threads[index].regs, .len = sizeof(b->frame), .buf = b->frame};
-    if (kind == TW_ENTRY && tr->kgs[vcpu])
+    if (!syscall)
+        req[n++] = (struct tgt_mem_req){.addr = w->regs, .len = sizeof(b->frame), .buf = b->frame};
+    if (syscall && tr->kgs[vcpu])
         req[n++] = (struct tgt_mem_req){.addr = tr->kgs[vcpu] + (uint64_t)tr->slot_disp,
                                         .len = sizeof(b->user_rsp),
                                         .buf = b->user_rsp};
-    if (kind == TW_ENTRY && tr->tw_stack_rsp[vcpu])
+    if (kind == TW_ENTRY && !syscall && tr->tw_stack_rsp[vcpu])
         req[n++] = (struct tgt_mem_req){
             .addr = tr->tw_stack_rsp[vcpu], .len = sizeof(b->stack), .buf = b->stack};
     return n;
@@ -492,14 +497,13 @@ int tw_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs, enum tw_ki
         return resume_same(tr, vcpu, regs);
     if ((regs->v[TGT_CS] & 3) == 0)
         tr->kgs[vcpu] = regs->v[TGT_GS_BASE];
-    uint8_t frame[FRAME_SS_AT + 8];
-    int rc = read_or_req(tr, vcpu, w.regs, frame, sizeof(frame), req, nreq);
-    if (!rc && kind == TW_EXIT)
-        rc = release(tr, vcpu, &w, frame);
-    if (rc)
-        return rc;
+    uint8_t frame[TW_FRAME_BYTES];
     struct tgt_regs *r = &p->hit.regs;
+    int rc = 0;
     if (kind == TW_EXIT) {
+        rc = read_or_req(tr, vcpu, w.regs, frame, sizeof(frame), req, nreq);
+        if (!rc)
+            rc = release(tr, vcpu, &w, frame);
         frame_to_regs(frame, r, true);
         swap_gs(r);
         p->tw_at = TW_AT_FRAME;
@@ -507,13 +511,17 @@ int tw_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs, enum tw_ki
         rc = syscall_state(tr, vcpu, req, nreq, r);
         p->tw_at = TW_AT_SYSCALL;
     } else if (in_range(rip, s->copy_lo, s->copy_hi)) {
-        rc = frame_entry_state(tr, vcpu, frame, req, nreq, r);
+        rc = read_or_req(tr, vcpu, w.regs, frame, sizeof(frame), req, nreq);
+        if (!rc)
+            rc = frame_entry_state(tr, vcpu, frame, req, nreq, r);
         p->tw_at = TW_AT_FRAME;
     } else {
         p->tw_at = TW_AT_LIVE; /* another entry (NMI, 32-bit): its registers as they are */
     }
     if (rc)
         return rc;
+    if (kind == TW_ENTRY) /* what the next entry's reads guess */
+        tr->tw_threads[index].last_entry = p->tw_at;
     p->tw_thread = w;
     p->tw_shown = *r;
     if (!ev_mode_watches(tr->e, &p->hit)) /* e.g. a held thread let go */

@@ -69,11 +69,10 @@ static int read_gates(struct trap *tr)
 {
     struct tgt_dtables dt;
     uint8_t idt[TRAP_IDT_BYTES];
-    int rc = tgt_dtables(tr->t, 0, &dt);
+    if (tgt_dtables(tr->t, 0, &dt))
+        return -VMDBG_ESTATE;
     size_t len = dt.idt_limit + 1u < sizeof(idt) ? dt.idt_limit + 1u : sizeof(idt);
-    if (!rc)
-        rc = tgt_mem_read(tr->t, 0, dt.idt_base, idt, len, false);
-    if (rc)
+    if (tgt_mem_read(tr->t, 0, dt.idt_base, idt, len, false))
         return -VMDBG_ESTATE;
     memset(tr->tw_gate, 0, sizeof(tr->tw_gate));
     for (size_t v = 0; v < len / 16; v++) {

@@ -752,6 +752,8 @@ static int thread_regs(struct thread_walk *w, uint64_t task, uint64_t *regs)
 {
     uint64_t stack;
     int rc = kread64(w->l, w->t, w->vcpu, task + w->l->off.task_stack, &stack);
+    if (!rc && !stack) /* a dead task's stack is freed */
+        return err_set(VMDBG_EUNSUP, "task %llx has no stack", (unsigned long long)task);
     for (uint32_t size = THREAD_SIZE_16; !rc && size <= 2 * THREAD_SIZE_16; size *= 2) {
         uint64_t at = stack + size - PT_REGS_SIZE, cs, ss;
         if (vread64(w, at + PT_REGS_CS_AT, &cs) || vread64(w, at + PT_REGS_SS_AT, &ss))

@@ -56,6 +56,21 @@ static void test_valid_map(void **state)
     lnx_symtab_free(st);
 }
 
+/* Where a function ends: the next symbol by address, whatever the names. */
+static void test_next_symbol(void **state)
+{
+    struct lnx_symtab *st = load_ok("valid.map");
+    uint64_t next;
+    assert_int_equal(lnx_symtab_next(st, 0xffffffff81c00b80ull, &next), 0);
+    assert_int_equal(next, 0xffffffff81c00be0ull);
+    assert_int_equal(lnx_symtab_next(st, 0xffffffff81000000ull, &next), 0);
+    assert_int_equal(next, 0xffffffff81234560ull);
+    assert_int_equal(lnx_symtab_next(st, 0x1fb80, &next), 0);
+    assert_int_equal(next, 0x32000);
+    assert_int_equal(lnx_symtab_next(st, 0xffffffff82a1aa40ull, &next), -VMDBG_ENOENT);
+    lnx_symtab_free(st);
+}
+
 static void test_crlf_map(void **state)
 {
     struct lnx_symtab *st = load_ok("crlf.map");
@@ -262,6 +277,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_map),
+        cmocka_unit_test(test_next_symbol),
         cmocka_unit_test(test_crlf_map),
         cmocka_unit_test(test_kallsyms_modules_skipped),
         cmocka_unit_test(test_malformed_names_line),

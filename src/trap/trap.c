@@ -252,14 +252,23 @@ int trap_sync(struct trap *tr)
 }
 
 /* !mode by the transition watch when it can be used (watch.c), else by
- * mode.c's traps (tr->tw_on false). */
+ * mode.c's traps (tr->tw_on false); beyond the watch's limits (threads,
+ * processes) too, from then on. */
 static int watch_mode(struct trap *tr, bool need)
 {
     int rc = need ? tw_prepare(tr) : 0;
     if (rc == -VMDBG_ESTATE)
         return rc;
     tr->tw_on = need && rc == 0;
-    return tw_sync(tr, tr->tw_on);
+    rc = tw_sync(tr, tr->tw_on);
+    if (rc == -VMDBG_EUNSUP && tr->tw_on) {
+        fprintf(tr->out, "vmdbg: %s: !mode uses the breakpoint traps from now on\n",
+                vmdbg_last_error());
+        tr->tw_on = false;
+        tr->tw_unusable = true;
+        rc = tw_sync(tr, false);
+    }
+    return rc;
 }
 
 static int sync_mechanisms(struct trap *tr)

@@ -86,9 +86,11 @@ static int read_gates(struct trap *tr)
 
 int tw_prepare(struct trap *tr)
 {
+    if (tr->tw_unusable)
+        return err_set(VMDBG_EUNSUP, "the transition watch cannot serve these events");
     if (tr->tw_known)
         return 0;
-    if (!tr->os.sites || !tr->os.threads || tr->tw_unusable)
+    if (!tr->os.sites || !tr->os.threads)
         return err_set(VMDBG_EUNSUP, "no OS profile tells where threads save their registers");
     if (!trap_watch_exact(tr))
         return err_set(VMDBG_EUNSUP, "watchpoint hits of several vCPUs are not all reported");
@@ -201,6 +203,19 @@ static int resolve(struct trap *tr, struct tw_proc *pr)
     return rc ? rc : watch_list(tr, pr, n > 0 ? list : 0);
 }
 
+/* resolve() at a stop: beyond the watch's limits (a process with too many
+ * threads), the sync that follows the stop moves !mode to the traps. */
+static int resolve_at_stop(struct trap *tr, struct tw_proc *pr)
+{
+    int rc = resolve(tr, pr);
+    if (rc != -VMDBG_EUNSUP)
+        return rc;
+    fprintf(tr->out, "vmdbg: %s: !mode uses the breakpoint traps from now on\n",
+            vmdbg_last_error());
+    tr->tw_unusable = true;
+    return 0;
+}
+
 static int drop_proc(struct trap *tr, int i)
 {
     struct tw_proc *pr = &tr->tw_procs[i];
@@ -214,11 +229,11 @@ static int drop_proc(struct trap *tr, int i)
 
 /* The pids the !mode events name, and those of held threads (whose
  * release needs their watch even when no event is left). */
-static size_t wanted_pids(struct trap *tr, uint32_t *pids)
+static int wanted_pids(struct trap *tr, uint32_t pids[TW_MAX_PROCS + 1])
 {
-    size_t n = ev_type_pids(tr->e, EV_MODE, pids, TW_MAX_PROCS);
+    size_t n = ev_type_pids(tr->e, EV_MODE, pids, TW_MAX_PROCS + 1);
     if (n > TW_MAX_PROCS)
-        n = TW_MAX_PROCS;
+        return err_set(VMDBG_EUNSUP, "the watch follows at most %d processes", TW_MAX_PROCS);
     for (int h = 0; h < tr->nheld && n < TW_MAX_PROCS; h++) {
         bool seen = false;
         for (size_t k = 0; k < n && !seen; k++)
@@ -226,22 +241,24 @@ static size_t wanted_pids(struct trap *tr, uint32_t *pids)
         if (!seen)
             pids[n++] = tr->held[h].pid;
     }
-    return n;
+    return (int)n;
 }
 
 int tw_sync(struct trap *tr, bool on)
 {
-    uint32_t want[TW_MAX_PROCS];
-    size_t n = on ? wanted_pids(tr, want) : 0;
+    uint32_t want[TW_MAX_PROCS + 1];
+    int n = on ? wanted_pids(tr, want) : 0;
+    if (n < 0)
+        return n;
     int rc = 0;
     for (int i = tr->tw_nprocs - 1; !rc && i >= 0; i--) {
         bool kept = false;
-        for (size_t k = 0; k < n && !kept; k++)
+        for (int k = 0; k < n && !kept; k++)
             kept = want[k] == tr->tw_procs[i].pid;
         if (!kept)
             rc = drop_proc(tr, i);
     }
-    for (size_t k = 0; !rc && k < n; k++) {
+    for (int k = 0; !rc && k < n; k++) {
         if (proc_by_pid(tr, want[k]))
             continue;
         if (tr->tw_nprocs == TW_MAX_PROCS)
@@ -264,7 +281,7 @@ uint64_t tw_follow_cores(const struct trap *tr)
 int tw_on_switch(struct trap *tr, const struct ev_task *task)
 {
     struct tw_proc *pr = task->known ? proc_by_pid(tr, (uint32_t)task->pid) : NULL;
-    return pr && !pr->list && !pr->gone ? resolve(tr, pr) : 0;
+    return pr && !pr->list && !pr->gone ? resolve_at_stop(tr, pr) : 0;
 }
 
 int tw_forget(struct trap *tr)
@@ -471,7 +488,7 @@ int tw_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs, enum tw_ki
 {
     *verdict = TRAP_RESUMED;
     if (kind == TW_LIST) { /* the process gained or lost a thread */
-        int rc = resolve(tr, &tr->tw_procs[index]);
+        int rc = resolve_at_stop(tr, &tr->tw_procs[index]);
         return rc ? rc : resume_same(tr, vcpu, regs);
     }
     struct tw_thread w = tr->tw_threads[index];

@@ -6,7 +6,8 @@
 # every transition of modeloop is seen from its first return to user mode, contexts alternate
 # 3,0,3,0..., nothing of sysloop (a busy neighbour making syscalls) or of anything else.
 # Then a process whose threads come and go (modeloop -t): each new thread is watched from its
-# first return to user mode, found by the watchpoint on the process's thread list.
+# first return to user mode, found by the watchpoint on the process's thread list. Last, more
+# processes than the watch follows: the breakpoint traps instead.
 . "$(dirname "$0")/lib.sh"
 
 run='/bin/sysloop 100000000 & /bin/modeloop -s 100 -p 32 -l 20000000 -g 2 -b 1; kill %1; sleep 3'
@@ -54,3 +55,15 @@ for t in $(echo "$tids" | awk '$2 != 83 { print $2 }'); do
     [ "$first" = 3 ] || fail "thread $t's first event has context $first, not its first return"
 done
 echo "ok: the 6 threads of pid 83 were each watched from their first return: $(echo "$tids" | awk '{ printf "%s:%s ", $2, $1 }')"
+
+# Nine processes are more than the watch follows: vmdbg says so and arms the traps instead.
+lim=
+for p in 1 2 3 4 5 6 7 8 9; do lim="$lim -c '!mode ku pid 0n$p script { .n = .n + 1; }'"; done
+eval "vmdbg_run lim --guest-run '/bin/sysloop 50; sleep 2' $lim -c g -c 'sleep 0n1500' -c pause \
+    -c events -c g -c 'sleep 0n30000'"
+[ "$status" -eq 0 ] || fail "vmdbg exited with $status (nine processes)"
+expect "$work/lim.out.txt" '^vmdbg: the watch follows at most 8 processes: !mode uses the breakpoint traps' \
+    "nine processes: no word of the watch's limit"
+expect "$work/lim.out.txt" '^iret trap: armed' "nine processes: the traps were not armed"
+expect_not "$work/lim.out.txt" '^transition watch' "nine processes: the watch stayed"
+echo "ok: nine processes: the traps instead of the watch, said once"

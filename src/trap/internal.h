@@ -230,6 +230,19 @@ static inline bool trap_watch_exact(const struct trap *tr)
     return tr->nvcpus == 1;
 }
 
+static inline void trap_swap_gs(struct tgt_regs *r)
+{
+    uint64_t gs = r->v[TGT_GS_BASE];
+    r->v[TGT_GS_BASE] = r->v[TGT_K_GS_BASE];
+    r->v[TGT_K_GS_BASE] = gs;
+}
+
+static inline void trap_put_le64(uint8_t *b, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+}
+
 static inline uint64_t trap_le64(const uint8_t *p)
 {
     uint64_t v = 0;
@@ -262,6 +275,12 @@ int trap_pass_insn(struct trap *tr, int vcpu, struct tgt_regs *regs, enum passth
 /* Let a genuine exception or interrupt go to the guest. */
 int trap_pass_handler(struct trap *tr, int vcpu, const struct tgt_regs *regs,
                       enum passthrough pass);
+/* The bytes at addr: from one of the reads made with the registers (req,
+ * nreq) when it read exactly that, else read now. */
+int trap_read_prefetched(struct trap *tr, int vcpu, uint64_t addr, void *buf, size_t len,
+                         const struct tgt_mem_req *req, size_t nreq);
+/* Write one 64-bit word of guest memory. */
+int trap_write_le64(struct trap *tr, int vcpu, uint64_t addr, uint64_t v);
 /* The hardware frame at addr: from the read made with the registers when
  * it was there, else read now. */
 int trap_read_frame(struct trap *tr, int vcpu, uint64_t addr, const struct tgt_mem_req *spec,
@@ -315,7 +334,9 @@ int slot_redo_entry(struct trap *tr);
  * another error when it cannot be used (mode.c's traps are). */
 int tw_prepare(struct trap *tr);
 /* Watch the threads of the processes the !mode events (and held threads)
- * name, or nothing when off. No guest I/O unless that set changed. */
+ * name, or nothing when off. No guest I/O unless that set changed. Past
+ * the watch's limits it says so, turns itself off (tw_on) for good, and
+ * !mode goes to the traps. */
 int tw_sync(struct trap *tr, bool on);
 /* Every vCPU while a process to watch has not been found: context switches
  * are followed to find it when it first runs. */

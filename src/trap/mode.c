@@ -483,25 +483,13 @@ static int run_with_present(struct trap *tr, int vcpu, struct tgt_regs *at, stru
     return rc ? rc : rc2;
 }
 
-/* The bytes at addr: from the read made with the registers when it was
- * there, else read now. */
-static int read_or_spec(struct trap *tr, int vcpu, uint64_t addr, void *buf, size_t len,
-                        const struct tgt_mem_req *spec)
-{
-    if (spec && spec->status == 0 && spec->addr == addr && spec->len == len) {
-        memcpy(buf, spec->buf, len);
-        return 0;
-    }
-    return tgt_mem_read(tr->t, vcpu, addr, buf, len, false);
-}
-
 int md_on_np(struct trap *tr, int vcpu, const struct tgt_regs *regs, const struct tgt_mem_req *spec,
              enum trap_verdict *verdict)
 {
     uint8_t raw[MD_NP_READ], insn[IRETQ_LEN];
     uint64_t rsp = regs->v[TGT_RSP];
     *verdict = TRAP_RESUMED;
-    if (read_or_spec(tr, vcpu, rsp, raw, sizeof(raw), spec))
+    if (trap_read_prefetched(tr, vcpu, rsp, raw, sizeof(raw), spec, spec ? 1 : 0))
         return trap_pass_handler(tr, vcpu, regs, tr->np_pass);
     tr->spec_np_rsp[vcpu] = rsp;
     uint64_t error_code = trap_le64(raw);
@@ -522,7 +510,8 @@ int md_on_np(struct trap *tr, int vcpu, const struct tgt_regs *regs, const struc
     bool stepped = false;
     int rc;
     tr->spec_np_rip[vcpu] = f.rip;
-    if (read_or_spec(tr, vcpu, f.rip, insn, sizeof(insn), spec ? spec + 1 : NULL) == 0 &&
+    if (trap_read_prefetched(tr, vcpu, f.rip, insn, sizeof(insn), spec ? spec + 1 : NULL,
+                             spec ? 1 : 0) == 0 &&
         !memcmp(insn, iretq_bytes, IRETQ_LEN) && iret_frame(tr, vcpu, rsp, raw, f.rsp, &ret) == 0) {
         user = at;
         user.v[TGT_RIP] = ret.rip;

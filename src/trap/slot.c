@@ -164,13 +164,6 @@ bool slot_watched(const struct trap *tr, uint64_t addr)
     return slot_vcpus(tr, tr->slot_addr, addr) != 0;
 }
 
-static void swap_gs(struct tgt_regs *r)
-{
-    uint64_t gs = r->v[TGT_GS_BASE];
-    r->v[TGT_GS_BASE] = r->v[TGT_K_GS_BASE];
-    r->v[TGT_K_GS_BASE] = gs;
-}
-
 int slot_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs, enum trap_verdict *verdict)
 {
     *verdict = TRAP_RESUMED;
@@ -198,7 +191,7 @@ int slot_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs, enum tra
     pre.v[TGT_RFLAGS] = regs->v[TGT_R11];
     pre.v[TGT_CS] = tr->os.user_cs;
     pre.v[TGT_SS] = tr->os.user_ss;
-    swap_gs(&pre);
+    trap_swap_gs(&pre);
     ev_hit_init(&p->hit, EV_SYSCALL, vcpu, regs->v[TGT_RAX], &pre);
     tr->st.syscalls++;
     return trap_run_hit(tr, verdict);
@@ -228,15 +221,12 @@ int slot_redo_entry(struct trap *tr)
     struct tgt_regs *r = &p->hit.regs;
     if (r->v[TGT_RIP] != tr->slot_lstar) /* a script sent the vCPU elsewhere */
         return 0;
-    swap_gs(r);
+    trap_swap_gs(r);
     r->v[TGT_RIP] = tr->slot_lstar + tr->slot_hit_off;
     uint64_t rsp = r->v[TGT_RSP];
     if (rsp == p->slot_ran.v[TGT_RSP] || !tr->slot_addr[p->hit.vcpu])
         return 0;
-    uint8_t le[SLOT_LEN];
-    for (int i = 0; i < SLOT_LEN; i++)
-        le[i] = (uint8_t)(rsp >> (8 * i));
-    return tgt_mem_write(tr->t, p->hit.vcpu, tr->slot_addr[p->hit.vcpu], le, sizeof(le), false);
+    return trap_write_le64(tr, p->hit.vcpu, tr->slot_addr[p->hit.vcpu], rsp);
 }
 
 /* ---- following context switches ------------------------------------------ */

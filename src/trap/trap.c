@@ -179,6 +179,25 @@ int trap_pass_handler(struct trap *tr, int vcpu, const struct tgt_regs *regs, en
     return rc ? rc : trap_finish(tr, vcpu, &want, &have);
 }
 
+int trap_read_prefetched(struct trap *tr, int vcpu, uint64_t addr, void *buf, size_t len,
+                         const struct tgt_mem_req *req, size_t nreq)
+{
+    for (size_t i = 0; i < nreq; i++)
+        if (req[i].status == 0 && req[i].addr == addr && req[i].len == len) {
+            if (req[i].buf != buf)
+                memcpy(buf, req[i].buf, len);
+            return 0;
+        }
+    return tgt_mem_read(tr->t, vcpu, addr, buf, len, false);
+}
+
+int trap_write_le64(struct trap *tr, int vcpu, uint64_t addr, uint64_t v)
+{
+    uint8_t le[8];
+    trap_put_le64(le, v);
+    return tgt_mem_write(tr->t, vcpu, addr, le, sizeof(le), false);
+}
+
 int trap_read_frame(struct trap *tr, int vcpu, uint64_t addr, const struct tgt_mem_req *spec,
                     struct x86_iret_frame *f)
 {
@@ -260,15 +279,7 @@ static int watch_mode(struct trap *tr, bool need)
     if (rc == -VMDBG_ESTATE)
         return rc;
     tr->tw_on = need && rc == 0;
-    rc = tw_sync(tr, tr->tw_on);
-    if (rc == -VMDBG_EUNSUP && tr->tw_on) {
-        fprintf(tr->out, "vmdbg: %s: !mode uses the breakpoint traps from now on\n",
-                vmdbg_last_error());
-        tr->tw_on = false;
-        tr->tw_unusable = true;
-        rc = tw_sync(tr, false);
-    }
-    return rc;
+    return tw_sync(tr, tr->tw_on);
 }
 
 static int sync_mechanisms(struct trap *tr)

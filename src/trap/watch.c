@@ -56,12 +56,6 @@ static bool in_range(uint64_t a, uint64_t lo, uint64_t hi)
     return a >= lo && a < hi;
 }
 
-static void put_le64(uint8_t *b, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* ---- preparing --------------------------------------------------------------- */
 
 /* The handler of each vector, to name the one an entry came through. */
@@ -205,15 +199,19 @@ static int resolve(struct trap *tr, struct tw_proc *pr)
 
 /* resolve() at a stop: beyond the watch's limits (a process with too many
  * threads), the sync that follows the stop moves !mode to the traps. */
-static int resolve_at_stop(struct trap *tr, struct tw_proc *pr)
+static void give_up(struct trap *tr)
 {
-    int rc = resolve(tr, pr);
-    if (rc != -VMDBG_EUNSUP)
-        return rc;
     fprintf(tr->out, "vmdbg: %s: !mode uses the breakpoint traps from now on\n",
             vmdbg_last_error());
     tr->tw_unusable = true;
-    return 0;
+}
+
+static int resolve_at_stop(struct trap *tr, struct tw_proc *pr)
+{
+    int rc = resolve(tr, pr);
+    if (rc == -VMDBG_EUNSUP)
+        give_up(tr);
+    return rc == -VMDBG_EUNSUP ? 0 : rc;
 }
 
 static int drop_proc(struct trap *tr, int i)
@@ -244,7 +242,7 @@ static int wanted_pids(struct trap *tr, uint32_t pids[TW_MAX_PROCS + 1])
     return (int)n;
 }
 
-int tw_sync(struct trap *tr, bool on)
+static int sync_procs(struct trap *tr, bool on)
 {
     uint32_t want[TW_MAX_PROCS + 1];
     int n = on ? wanted_pids(tr, want) : 0;
@@ -268,6 +266,16 @@ int tw_sync(struct trap *tr, bool on)
         rc = resolve(tr, pr);
     }
     return rc;
+}
+
+int tw_sync(struct trap *tr, bool on)
+{
+    int rc = sync_procs(tr, on);
+    if (rc != -VMDBG_EUNSUP || !on)
+        return rc;
+    give_up(tr); /* beyond the watch's limits: all of it out, the traps arm */
+    tr->tw_on = false;
+    return sync_procs(tr, false);
 }
 
 uint64_t tw_follow_cores(const struct trap *tr)
@@ -364,19 +372,6 @@ size_t tw_reads(struct trap *tr, int vcpu, enum tw_kind kind, int index, struct 
     return n;
 }
 
-/* The bytes at addr: from the read made with the registers, else read now. */
-static int read_or_req(struct trap *tr, int vcpu, uint64_t addr, uint8_t *buf, size_t len,
-                       const struct tgt_mem_req *req, size_t nreq)
-{
-    for (size_t i = 0; i < nreq; i++)
-        if (req[i].status == 0 && req[i].addr == addr && req[i].len == len) {
-            if (req[i].buf != buf)
-                memcpy(buf, req[i].buf, len);
-            return 0;
-        }
-    return tgt_mem_read(tr->t, vcpu, addr, buf, len, false);
-}
-
 static void frame_to_regs(const uint8_t *frame, struct tgt_regs *r, bool hardware_too)
 {
     for (size_t i = 0; i < ARRAY_LEN(frame_slots); i++)
@@ -384,25 +379,18 @@ static void frame_to_regs(const uint8_t *frame, struct tgt_regs *r, bool hardwar
             r->v[frame_slots[i].reg] = trap_le64(frame + frame_slots[i].at);
 }
 
-static void swap_gs(struct tgt_regs *r)
-{
-    uint64_t gs = r->v[TGT_GS_BASE];
-    r->v[TGT_GS_BASE] = r->v[TGT_K_GS_BASE];
-    r->v[TGT_K_GS_BASE] = gs;
-}
-
 /* A SYSCALL's entry: the registers as they were at its first instruction. */
 static int syscall_state(struct trap *tr, int vcpu, const struct tgt_mem_req *req, size_t nreq,
                          struct tgt_regs *r)
 {
     uint8_t rsp[8];
-    int rc =
-        read_or_req(tr, vcpu, tr->kgs[vcpu] + (uint64_t)tr->slot_disp, rsp, sizeof(rsp), req, nreq);
+    int rc = trap_read_prefetched(tr, vcpu, tr->kgs[vcpu] + (uint64_t)tr->slot_disp, rsp,
+                                  sizeof(rsp), req, nreq);
     if (rc)
         return rc;
     r->v[TGT_RSP] = trap_le64(rsp);
     r->v[TGT_RIP] = tr->slot_lstar;
-    swap_gs(r);
+    trap_swap_gs(r);
     return 0;
 }
 
@@ -432,11 +420,11 @@ static int frame_entry_state(struct trap *tr, int vcpu, const uint8_t *frame,
 {
     uint64_t user_rflags = trap_le64(frame + 144);
     frame_to_regs(frame, r, false);
-    swap_gs(r);
+    trap_swap_gs(r);
     uint8_t stack[16];
     uint64_t rsp = r->v[TGT_RSP];
     tr->tw_stack_rsp[vcpu] = rsp;
-    if (read_or_req(tr, vcpu, rsp, stack, sizeof(stack), req, nreq))
+    if (trap_read_prefetched(tr, vcpu, rsp, stack, sizeof(stack), req, nreq))
         return 0; /* the handler stays unnamed: RIP is where the hit stopped */
     int v = entry_vector(tr, trap_le64(stack + 8), trap_le64(frame + FRAME_ORIG_AX_AT));
     if (v < 0)
@@ -462,9 +450,9 @@ static int release(struct trap *tr, int vcpu, const struct tw_thread *w, uint8_t
                 "R11 there are the yield syscall's\n",
                 (unsigned long long)h->tid);
     else {
-        put_le64(frame + 80, h->rax);
-        put_le64(frame + 88, h->rcx);
-        put_le64(frame + 48, h->r11);
+        trap_put_le64(frame + 80, h->rax);
+        trap_put_le64(frame + 88, h->rcx);
+        trap_put_le64(frame + 48, h->r11);
         int rc = tgt_mem_write(tr->t, vcpu, w->regs + 80, frame + 80, 16, false);
         if (!rc)
             rc = tgt_mem_write(tr->t, vcpu, w->regs + 48, frame + 48, 8, false);
@@ -517,17 +505,17 @@ int tw_on_hit(struct trap *tr, int vcpu, const struct tgt_regs *regs, enum tw_ki
     struct tgt_regs *r = &p->hit.regs;
     int rc = 0;
     if (kind == TW_EXIT) {
-        rc = read_or_req(tr, vcpu, w.regs, frame, sizeof(frame), req, nreq);
+        rc = trap_read_prefetched(tr, vcpu, w.regs, frame, sizeof(frame), req, nreq);
         if (!rc)
             rc = release(tr, vcpu, &w, frame);
         frame_to_regs(frame, r, true);
-        swap_gs(r);
+        trap_swap_gs(r);
         p->tw_at = TW_AT_FRAME;
     } else if (in_range(rip, tr->slot_lstar, tr->slot_lstar + SYSCALL_HIT_SPAN)) {
         rc = syscall_state(tr, vcpu, req, nreq, r);
         p->tw_at = TW_AT_SYSCALL;
     } else if (in_range(rip, s->copy_lo, s->copy_hi)) {
-        rc = read_or_req(tr, vcpu, w.regs, frame, sizeof(frame), req, nreq);
+        rc = trap_read_prefetched(tr, vcpu, w.regs, frame, sizeof(frame), req, nreq);
         if (!rc)
             rc = frame_entry_state(tr, vcpu, frame, req, nreq, r);
         p->tw_at = TW_AT_FRAME;
@@ -599,14 +587,6 @@ static void enter_yield(struct trap *tr, const struct tgt_regs *user, struct tgt
     live->v[TGT_K_GS_BASE] = user->v[TGT_K_GS_BASE];
 }
 
-/* Write one changed frame word. */
-static int frame_write(struct trap *tr, int vcpu, uint64_t at, uint64_t v)
-{
-    uint8_t le[8];
-    put_le64(le, v);
-    return tgt_mem_write(tr->t, vcpu, at, le, sizeof(le), false);
-}
-
 int tw_write_back(struct trap *tr)
 {
     struct pending_hit *p = &tr->p;
@@ -625,11 +605,11 @@ int tw_write_back(struct trap *tr)
             continue;
         bool in_frame = p->tw_at == TW_AT_FRAME && (frame_slots[i].gpr || p->hit.context == 3);
         if (in_frame)
-            rc = frame_write(tr, vcpu, p->tw_thread.regs + frame_slots[i].at, now->v[reg]);
+            rc = trap_write_le64(tr, vcpu, p->tw_thread.regs + frame_slots[i].at, now->v[reg]);
         else if (frame_slots[i].gpr)
             live.v[reg] = now->v[reg];
         else if (reg == TGT_RSP && p->tw_at == TW_AT_SYSCALL)
-            rc = frame_write(tr, vcpu, tr->kgs[vcpu] + (uint64_t)tr->slot_disp, now->v[reg]);
+            rc = trap_write_le64(tr, vcpu, tr->kgs[vcpu] + (uint64_t)tr->slot_disp, now->v[reg]);
         else
             fprintf(tr->out, "vmdbg: !mode k: a new %s at a kernel entry is not applied\n",
                     tgt_reg_names[reg]);
